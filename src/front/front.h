@@ -1,0 +1,55 @@
+/*
+ * front: the network-facing process. Listeners (TCP with TLS 1.2/1.3 through
+ * libmicrohttpd's GnuTLS backend, plain TCP for dev mode, unix sockets),
+ * HTTP/1.1 routing of the Vault-compatible REST API, JSON in and out, and the
+ * translation of each request into one keeper IPC message.
+ *
+ * Runs only in the front process, after fork, with the keeper channels as
+ * its only link to keys. It never sees key material, never opens the store,
+ * and decides no policy: it forwards the caller's token and the canonical
+ * operation, and the keeper decides. Malformed network input is always an
+ * error reply with a stable code, never a crash or a keeper message.
+ *
+ * Threads: libmicrohttpd's thread pool; a worker borrows one keeper channel
+ * per request from a pool (one channel per worker thread), so requests on
+ * different threads never share a channel.
+ */
+#ifndef KW_FRONT_H
+#define KW_FRONT_H
+
+#include "../common/common.h"
+
+#define KW_LISTENERS_MAX 16
+#define KW_BODY_MAX_DEFAULT (1u * 1024 * 1024)
+#define KW_BODY_MAX_LIMIT (32u * 1024 * 1024)
+
+struct kw_listener_conf {
+	/* "127.0.0.1:8200", "[::1]:8200", "0.0.0.0:8200" or "unix:/path/to.sock" */
+	char address[256];
+	/* PEM files; both empty = plain HTTP (allowed only on loopback or unix). */
+	char tls_cert_file[512];
+	char tls_key_file[512];
+};
+
+struct kw_front_conf {
+	struct kw_listener_conf listeners[KW_LISTENERS_MAX];
+	size_t nlisteners;
+	size_t max_body_bytes;       /* per request; KW_BODY_MAX_DEFAULT if 0 */
+	unsigned threads;            /* worker threads per listener; 0 = number of CPUs */
+	unsigned connection_timeout; /* seconds idle before a keep-alive connection closes */
+	unsigned connection_limit;   /* per listener */
+};
+
+/* Total worker threads kw_front_run will start for c: the number of keeper
+ * channels the daemon must create. */
+unsigned kw_front_workers(const struct kw_front_conf *c);
+
+/*
+ * Start every listener and serve until SIGTERM/SIGINT, or until a keeper
+ * channel fails (then it logs and returns KW_ERR_IPC so the daemon stops).
+ * chans are connected stream sockets to the keeper, one per worker.
+ * Returns 0 after a clean stop.
+ */
+int kw_front_run(const struct kw_front_conf *c, const int *chans, size_t nchans) KW_MUST_CHECK;
+
+#endif
