@@ -221,8 +221,9 @@ int kw_ipc_set_error(struct kw_ipc_msg *m, int status, const char *fmt, ...) KW_
  */
 int kw_ipc_decode(struct kw_ipc_msg *m, const uint8_t *frame, size_t len) KW_MUST_CHECK;
 
-/* Blocking I/O on a stream socket, EINTR-safe. recv returns KW_ERR_IPC on
- * EOF, I/O error or a malformed frame. */
+/* Blocking I/O on a stream socket, EINTR-safe. recv returns KW_ERR_IO when
+ * the peer closed cleanly between frames, KW_ERR_IPC on an I/O error, a torn
+ * or a malformed frame. */
 int kw_ipc_send(int fd, struct kw_ipc_msg *m) KW_MUST_CHECK;
 int kw_ipc_recv(int fd, struct kw_ipc_msg *m) KW_MUST_CHECK;
 /* Front side: send req, receive into reply (initialised by the call), check

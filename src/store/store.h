@@ -85,6 +85,11 @@ int kw_store_key_update(struct kw_store *s, const struct kw_store_key *k) KW_MUS
 /* Rotate: update metadata (latest_version already bumped) and insert v, atomically. */
 int kw_store_key_add_version(struct kw_store *s, const struct kw_store_key *k,
 			     const struct kw_store_version *v) KW_MUST_CHECK;
+/* Replace the metadata and every version's wrapped blob at once (the keeper
+ * wraps again when the associated data changes, e.g. exportable cleared).
+ * vs must name exactly the key's existing versions. */
+int kw_store_key_rewrap(struct kw_store *s, const struct kw_store_key *k,
+			const struct kw_store_version *vs, size_t n) KW_MUST_CHECK;
 /* All versions of a key in ascending order; *vs malloc'd. */
 int kw_store_key_versions(struct kw_store *s, const char *name, struct kw_store_version **vs,
 			  size_t *n) KW_MUST_CHECK;

@@ -1,0 +1,207 @@
+/*
+ * main.c: keywardd's command line. Reads the configuration, sets up dev
+ * mode (like `vault server -dev`: plain HTTP on loopback, a throw-away
+ * SQLite store, initialised and unsealed, root token printed), then hands
+ * over to the process supervisor.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../crypto/crypto.h"
+#include "config.h"
+#include "proc.h"
+
+#define KEYWARD_VERSION "0.1.0"
+#define DEV_ADDRESS_DEFAULT "127.0.0.1:8200"
+
+struct args {
+	const char *config;
+	bool dev;
+	const char *dev_address;
+	const char *dev_token;
+	const char *log_level;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: keywardd [-config FILE] [-log-level LEVEL]\n"
+		   "       keywardd -dev [-dev-listen-address ADDR] [-dev-root-token-id TOKEN]\n"
+		   "                [-config FILE]\n"
+		   "\n"
+		   "  -config FILE               YAML configuration (see docs/configuration.md)\n"
+		   "  -dev                       development server: in-memory-like temporary\n"
+		   "                             store, initialised and unsealed, NOT for production\n"
+		   "  -dev-listen-address ADDR   dev listener (default " DEV_ADDRESS_DEFAULT ")\n"
+		   "  -dev-root-token-id TOKEN   dev root token (default: random)\n"
+		   "  -log-level LEVEL           debug, info, warn or error\n"
+		   "  -version                   print the version\n");
+}
+
+/* Go's flag style, as Vault: -flag VALUE, -flag=VALUE, --flag too. */
+static int args_parse(int argc, char **argv, struct args *a)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		char *name = argv[i], *value = NULL, *eq;
+		const char **slot = NULL;
+
+		if (name[0] != '-')
+			goto bad;
+		name += name[1] == '-' ? 2 : 1;
+		if ((eq = strchr(name, '=')) != NULL) {
+			*eq = '\0';
+			value = eq + 1;
+		}
+		if (strcmp(name, "dev") == 0 && value == NULL) {
+			a->dev = true;
+			continue;
+		}
+		if (strcmp(name, "h") == 0 || strcmp(name, "help") == 0) {
+			usage(stdout);
+			exit(0);
+		}
+		if (strcmp(name, "version") == 0) {
+			printf("keywardd %s\n", KEYWARD_VERSION);
+			exit(0);
+		}
+		if (strcmp(name, "config") == 0)
+			slot = &a->config;
+		else if (strcmp(name, "dev-listen-address") == 0)
+			slot = &a->dev_address;
+		else if (strcmp(name, "dev-root-token-id") == 0)
+			slot = &a->dev_token;
+		else if (strcmp(name, "log-level") == 0)
+			slot = &a->log_level;
+		else
+			goto bad;
+		if (value == NULL) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "keywardd: -%s needs a value\n", name);
+				return KW_ERR_INVALID;
+			}
+			value = argv[++i];
+		}
+		*slot = value;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "keywardd: unknown argument '%s'\n", argv[i]);
+	usage(stderr);
+	return KW_ERR_INVALID;
+}
+
+static char dev_dir[256];
+static char dev_token[128];
+
+static int dev_setup(const struct args *a, struct kw_daemon_conf *c)
+{
+	uint8_t rnd[24];
+	char *b64 = NULL;
+
+	snprintf(dev_dir, sizeof(dev_dir), "/tmp/keyward-dev-XXXXXX");
+	if (mkdtemp(dev_dir) == NULL) {
+		kw_error("dev: cannot create a temporary directory");
+		return KW_ERR_IO;
+	}
+	snprintf(c->storage_path, sizeof(c->storage_path), "%s/keyward.db", dev_dir);
+	if (a->dev_address != NULL || c->front.nlisteners == 0) {
+		memset(&c->front.listeners[0], 0, sizeof(c->front.listeners[0]));
+		if (kw_strlcpy(c->front.listeners[0].address,
+			       a->dev_address ? a->dev_address : DEV_ADDRESS_DEFAULT,
+			       sizeof(c->front.listeners[0].address)) != 0)
+			return KW_ERR_CONFIG;
+		c->front.nlisteners = 1;
+	}
+	if (a->dev_token != NULL) {
+		if (kw_strlcpy(dev_token, a->dev_token, sizeof(dev_token)) != 0 || !*dev_token) {
+			kw_error("dev: the root token id must be 1 to %zu characters",
+				 sizeof(dev_token) - 1);
+			return KW_ERR_CONFIG;
+		}
+	} else {
+		if (kw_random(rnd, sizeof(rnd)) != 0 || kw_base64url_encode(rnd, sizeof(rnd), &b64) != 0)
+			return KW_ERR_CRYPTO;
+		snprintf(dev_token, sizeof(dev_token), "kws.%s", b64);
+		free(b64);
+	}
+	c->keeper.dev = true;
+	return kw_strlcpy(c->keeper.dev_root_token, dev_token, sizeof(c->keeper.dev_root_token));
+}
+
+static void dev_cleanup(void)
+{
+	char path[512];
+	DIR *d;
+	struct dirent *e;
+
+	if (dev_dir[0] == '\0' || (d = opendir(dev_dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dev_dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dev_dir);
+}
+
+static void dev_banner(void *arg)
+{
+	const struct kw_daemon_conf *c = arg;
+	const struct kw_listener_conf *l = &c->front.listeners[0];
+	bool tls = l->tls_cert_file[0] != '\0';
+	bool unix_sock = strncmp(l->address, "unix:", 5) == 0;
+
+	/* The dev root token goes to stdout, on purpose and only in dev mode,
+	 * as `vault server -dev` does; never to the log. */
+	printf("keywardd is running in DEV mode: everything is in %s and is lost at exit.\n"
+	       "Do not run dev mode in production.\n\n",
+	       dev_dir);
+	if (unix_sock)
+		printf("    export KEYWARD_ADDR='%s'\n", l->address);
+	else
+		printf("    export KEYWARD_ADDR='%s://%s'\n", tls ? "https" : "http", l->address);
+	printf("    export KEYWARD_TOKEN='%s'\n\n", dev_token);
+	printf("Root token: %s\n", dev_token);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct kw_daemon_conf c;
+	struct args a = {0};
+	int r;
+
+	kw_log_set_proc("keywardd");
+	if (args_parse(argc, argv, &a) != 0)
+		return 2;
+	kw_config_defaults(&c);
+	if (a.config != NULL && kw_config_load(a.config, &c) != 0)
+		return 2;
+	if (a.log_level != NULL && kw_log_level_from_name(a.log_level, &c.log_level) != 0) {
+		fprintf(stderr, "keywardd: -log-level must be debug, info, warn or error\n");
+		return 2;
+	}
+	kw_log_set_level(c.log_level);
+	if (a.dev && dev_setup(&a, &c) != 0)
+		return 1;
+	if (c.front.nlisteners == 0) {
+		kw_error("no listeners configured (give -config FILE, or -dev)");
+		return 2;
+	}
+	if (c.storage_path[0] == '\0') {
+		kw_error("no storage path configured (storage.path in the config file)");
+		return 2;
+	}
+	if (kw_strlcpy(c.keeper.store_url, c.storage_path, sizeof(c.keeper.store_url)) != 0)
+		return 2;
+	r = kw_proc_run(&c, a.dev ? dev_banner : NULL, &c);
+	dev_cleanup();
+	kw_wipe(dev_token, sizeof(dev_token));
+	return r;
+}

@@ -1,0 +1,139 @@
+/*
+ * dispatch.c: the keeper's message table. Each message the front may send
+ * has one row: the lock it runs under, whether keyward must be unsealed, and
+ * the handler. Anything not in the table never reaches a handler.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "keeper_int.h"
+
+enum lock_mode {
+	LOCK_READ,  /* uses keys: runs in parallel with other readers */
+	LOCK_WRITE, /* changes seal state or the key cache */
+	LOCK_SELF,  /* takes the locks itself (slow key generation outside them) */
+};
+
+struct keeper_handler {
+	uint16_t type;
+	enum lock_mode lock;
+	bool unsealed; /* refuse with SEALED / NOT_INIT otherwise */
+	int (*answer)(struct kreq *r);
+};
+
+static const struct keeper_handler handlers[] = {
+	{KW_MSG_SEAL_STATUS, LOCK_READ, false, keeper_answer_seal_status},
+	{KW_MSG_INIT, LOCK_WRITE, false, keeper_answer_init},
+	{KW_MSG_UNSEAL, LOCK_WRITE, false, keeper_answer_unseal},
+	{KW_MSG_SEAL, LOCK_WRITE, true, keeper_answer_seal},
+	{KW_MSG_KEY_CREATE, LOCK_SELF, true, keeper_answer_key_create},
+	{KW_MSG_KEY_READ, LOCK_READ, true, keeper_answer_key_read},
+	{KW_MSG_KEY_LIST, LOCK_READ, true, keeper_answer_key_list},
+	{KW_MSG_KEY_DELETE, LOCK_WRITE, true, keeper_answer_key_delete},
+	{KW_MSG_KEY_CONFIG, LOCK_WRITE, true, keeper_answer_key_config},
+	{KW_MSG_KEY_ROTATE, LOCK_SELF, true, keeper_answer_key_rotate},
+	{KW_MSG_KEY_EXPORT, LOCK_READ, true, keeper_answer_key_export},
+	{KW_MSG_ENCRYPT, LOCK_READ, true, keeper_answer_encrypt},
+	{KW_MSG_DECRYPT, LOCK_READ, true, keeper_answer_decrypt},
+	{KW_MSG_REWRAP, LOCK_READ, true, keeper_answer_rewrap},
+	{KW_MSG_DATAKEY, LOCK_READ, true, keeper_answer_datakey},
+	{KW_MSG_SIGN, LOCK_READ, true, keeper_answer_sign},
+	{KW_MSG_VERIFY, LOCK_READ, true, keeper_answer_verify},
+	{KW_MSG_HMAC, LOCK_READ, true, keeper_answer_hmac},
+	{KW_MSG_RANDOM, LOCK_READ, true, keeper_answer_random},
+	{KW_MSG_HASH, LOCK_READ, true, keeper_answer_hash},
+	{KW_MSG_TOKEN_CREATE, LOCK_READ, true, keeper_answer_token_create},
+	{KW_MSG_TOKEN_LOOKUP_SELF, LOCK_READ, true, keeper_answer_token_lookup_self},
+	{KW_MSG_TOKEN_REVOKE_SELF, LOCK_READ, true, keeper_answer_token_revoke_self},
+	{KW_MSG_TOKEN_REVOKE, LOCK_READ, true, keeper_answer_token_revoke},
+	{KW_MSG_TOKEN_LOOKUP, LOCK_READ, true, keeper_answer_token_lookup},
+	{KW_MSG_POLICY_PUT, LOCK_READ, true, keeper_answer_policy_put},
+	{KW_MSG_POLICY_GET, LOCK_READ, true, keeper_answer_policy_get},
+	{KW_MSG_POLICY_LIST, LOCK_READ, true, keeper_answer_policy_list},
+	{KW_MSG_POLICY_DELETE, LOCK_READ, true, keeper_answer_policy_delete},
+};
+
+int kreq_fail(struct kreq *r, int status, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	/* Start the reply again: an error never carries half a result. */
+	kw_ipc_msg_cleanup(r->reply);
+	kw_ipc_reply_init(r->reply, r->msg, status);
+	if (kw_ipc_set_error(r->reply, status, "%s", detail) != 0)
+		kw_error("req=%s: cannot attach error detail", r->req_id);
+	return status;
+}
+
+int kreq_need_name(struct kreq *r)
+{
+	size_t n;
+
+	if (r->name == NULL)
+		return kreq_fail(r, KW_ERR_INVALID, "a name is required");
+	n = strlen(r->name);
+	if (n == 0 || n > KW_NAME_MAX ||
+	    strspn(r->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+		return kreq_fail(r, KW_ERR_INVALID,
+				 "names are 1 to %d characters of letters, digits, '.', '_' and '-'",
+				 KW_NAME_MAX);
+	return 0;
+}
+
+/* The lock is held (as the row says) by the caller. */
+static int check_unsealed(struct kreq *r)
+{
+	if (!r->k->initialized)
+		return kreq_fail(r, KW_ERR_NOT_INIT, "keyward is not initialized");
+	if (r->k->sealed)
+		return kreq_fail(r, KW_ERR_SEALED, "keyward is sealed");
+	return 0;
+}
+
+int keeper_check_unsealed(struct kreq *r)
+{
+	return check_unsealed(r);
+}
+
+static const struct keeper_handler *handler_find(uint16_t type)
+{
+	for (size_t i = 0; i < KW_ARRAY_LEN(handlers); i++)
+		if (handlers[i].type == type)
+			return &handlers[i];
+	return NULL;
+}
+
+int keeper_dispatch(struct keeper *k, const struct kw_ipc_msg *msg, struct kw_ipc_msg *reply)
+{
+	const struct keeper_handler *h = handler_find(msg->type);
+	struct kreq r = {.k = k, .msg = msg, .reply = reply};
+	int status;
+
+	kw_ipc_reply_init(reply, msg, 0);
+	r.req_id = kw_ipc_str_or(msg, KW_T_REQ_ID, "-");
+	r.name = kw_ipc_str_or(msg, KW_T_NAME, NULL);
+	if (h == NULL)
+		return kreq_fail(&r, KW_ERR_UNSUPPORTED, "operation not handled by the keeper");
+	if (h->lock == LOCK_READ)
+		pthread_rwlock_rdlock(&k->lock);
+	else if (h->lock == LOCK_WRITE)
+		pthread_rwlock_wrlock(&k->lock);
+	if (h->lock != LOCK_SELF && h->unsealed && (status = check_unsealed(&r)) != 0)
+		goto out;
+	status = h->answer(&r);
+	/* A handler that returned an error without saying why still fails. */
+	if (status != 0 && r.reply->status == 0)
+		kreq_fail(&r, status, "%s", kw_err_str(status));
+out:
+	if (h->lock != LOCK_SELF)
+		pthread_rwlock_unlock(&k->lock);
+	kw_debug("req=%s op=%s key=%s result=%s", r.req_id, kw_msg_name(msg->type),
+		 r.name ? r.name : "-", kw_err_code(status));
+	keeper_identity_cleanup(&r.id);
+	return status;
+}

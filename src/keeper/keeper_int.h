@@ -1,0 +1,184 @@
+/*
+ * keeper_int.h: what the keeper's files share. Not included outside
+ * src/keeper/.
+ *
+ * Locking: one rwlock (k->lock) guards the seal state, the root key and the
+ * key cache. Operations that only use keys hold it for reading (so signs run
+ * in parallel); init, unseal, seal and every key-changing call hold it for
+ * writing. Slow work (RSA key generation) happens before the write lock.
+ * Tokens and policies have their own mutex (k->auth_lock).
+ */
+#ifndef KW_KEEPER_INT_H
+#define KW_KEEPER_INT_H
+
+#include <pthread.h>
+
+#include "../crypto/crypto.h"
+#include "../ipc/ipc.h"
+#include "../store/store.h"
+#include "keeper.h"
+
+#define KEEPER_KEY_BUCKETS 1024
+#define KEEPER_AUTH_BUCKETS 256
+#define KEEPER_VERSION_HMAC_BYTES 32
+#define KEEPER_TOKEN_PREFIX "kws."
+#define KEEPER_TOKEN_TTL_DEFAULT (768 * 3600)
+#define KEEPER_RANDOM_MAX (128 * 1024)
+
+/* Capabilities of Vault's ACL policies, as bits. */
+enum {
+	CAP_CREATE = 1 << 0,
+	CAP_READ = 1 << 1,
+	CAP_UPDATE = 1 << 2,
+	CAP_DELETE = 1 << 3,
+	CAP_LIST = 1 << 4,
+	CAP_SUDO = 1 << 5,
+	CAP_DENY = 1 << 6,
+};
+
+struct keeper_version {
+	uint32_t version;
+	int64_t created;
+	struct kw_key *key;
+	uint8_t *hmac_key; /* secure, KEEPER_VERSION_HMAC_BYTES */
+	char *public_text; /* NULL for symmetric keys */
+};
+
+struct keeper_key {
+	struct keeper_key *next; /* bucket chain */
+	struct kw_store_key meta;
+	struct keeper_version *versions; /* index v-1 for version v; NULL slots trimmed */
+	size_t nversions;
+};
+
+/* A caller, as proven to the keeper. Designed for more auth methods: a
+ * login message turns a verified credential into one of these and a token. */
+struct keeper_identity {
+	char method[16];                   /* "token" (later: kubernetes, jwt, cert, network) */
+	char display_name[KW_NAME_MAX + 1];
+	char accessor[2 * KW_ACCESSOR_BYTES + 1];
+	uint8_t token_hash[KW_TOKEN_HASH_BYTES];
+	char *policies;                    /* comma-separated, owned */
+	int64_t expires, created, ttl;
+	bool root;
+};
+
+struct keeper_token {
+	struct keeper_token *next;
+	struct kw_store_token t;
+};
+
+struct keeper_policy_rule {
+	char *pattern;
+	unsigned caps;
+};
+
+struct keeper_policy {
+	struct keeper_policy *next;
+	char name[KW_NAME_MAX + 1];
+	struct keeper_policy_rule *rules;
+	size_t nrules;
+};
+
+struct keeper {
+	const struct kw_keeper_conf *conf;
+	struct kw_store *store;
+
+	pthread_rwlock_t lock;
+	bool initialized;
+	bool sealed;
+	uint8_t *root_key; /* secure, KW_ROOT_KEY_BYTES; NULL while sealed */
+	unsigned shares, threshold;
+	uint8_t *progress[KW_SHAMIR_SHARES_MAX]; /* shares given so far, secure */
+	size_t progress_len;
+	unsigned nprogress;
+	const char *selftest_failed; /* NULL when the power-up self-tests passed */
+	pthread_mutex_t cache_mu; /* the bucket chains below, for lookup and insert */
+	struct keeper_key *keys[KEEPER_KEY_BUCKETS];
+
+	pthread_mutex_t auth_lock;
+	struct keeper_token *tokens[KEEPER_AUTH_BUCKETS];
+	struct keeper_policy *policies[KEEPER_AUTH_BUCKETS];
+};
+
+/* A request being answered: the message, its reply, who asked. */
+struct kreq {
+	struct keeper *k;
+	const struct kw_ipc_msg *msg;
+	struct kw_ipc_msg *reply;
+	const char *req_id;
+	const char *name; /* NAME field or NULL */
+	struct keeper_identity id;
+	bool authed;
+};
+
+/* dispatch.c */
+int keeper_dispatch(struct keeper *k, const struct kw_ipc_msg *msg, struct kw_ipc_msg *reply);
+/* Fail with a reason: sets the reply's status and detail, returns status. */
+int kreq_fail(struct kreq *r, int status, const char *fmt, ...) KW_PRINTF(3, 4);
+int kreq_need_name(struct kreq *r);
+/* NOT_INIT or SEALED (with the reply set), or 0; k->lock held. */
+int keeper_check_unsealed(struct kreq *r);
+
+/* seal.c */
+int keeper_seal_open(struct keeper *k) KW_MUST_CHECK;
+int keeper_dev_setup(struct keeper *k) KW_MUST_CHECK;
+void keeper_seal_wipe(struct keeper *k);
+int keeper_answer_seal_status(struct kreq *r);
+int keeper_answer_init(struct kreq *r);
+int keeper_answer_unseal(struct kreq *r);
+int keeper_answer_seal(struct kreq *r);
+
+/* keys.c: the key cache and lifecycle. Callers hold k->lock as noted. */
+/* Find or load (unwrap) a key; requires the read lock, may drop and retake it. */
+int keeper_key_get(struct kreq *r, struct keeper_key **out) KW_MUST_CHECK;
+const struct keeper_version *keeper_key_version(const struct keeper_key *kk, uint32_t v);
+void keeper_keys_purge(struct keeper *k); /* write lock */
+int keeper_answer_key_create(struct kreq *r);
+int keeper_answer_key_read(struct kreq *r);
+int keeper_answer_key_list(struct kreq *r);
+int keeper_answer_key_delete(struct kreq *r);
+int keeper_answer_key_config(struct kreq *r);
+int keeper_answer_key_rotate(struct kreq *r);
+int keeper_answer_key_export(struct kreq *r);
+
+/* ops.c */
+int keeper_answer_encrypt(struct kreq *r);
+int keeper_answer_decrypt(struct kreq *r);
+int keeper_answer_rewrap(struct kreq *r);
+int keeper_answer_datakey(struct kreq *r);
+int keeper_answer_sign(struct kreq *r);
+int keeper_answer_verify(struct kreq *r);
+int keeper_answer_hmac(struct kreq *r);
+int keeper_answer_random(struct kreq *r);
+int keeper_answer_hash(struct kreq *r);
+
+/* token.c */
+int keeper_token_issue(struct keeper *k, const char *fixed_id, const char *display_name,
+		       const char *policies, int64_t ttl, char *out_token, size_t out_len,
+		       struct kw_store_token *out_rec) KW_MUST_CHECK;
+int keeper_identify(struct kreq *r) KW_MUST_CHECK;
+void keeper_identity_cleanup(struct keeper_identity *id);
+void keeper_tokens_purge(struct keeper *k);
+int keeper_answer_token_create(struct kreq *r);
+int keeper_answer_token_lookup_self(struct kreq *r);
+int keeper_answer_token_revoke_self(struct kreq *r);
+int keeper_answer_token_revoke(struct kreq *r);
+int keeper_answer_token_lookup(struct kreq *r);
+
+/* policy.c */
+/* Identify the caller and check caps on the canonical path; sets the reply. */
+int keeper_authorize(struct kreq *r, const char *path, unsigned caps) KW_MUST_CHECK;
+int keeper_policy_compile(const char *name, const char *json, struct keeper_policy **out,
+			  char *why, size_t whylen) KW_MUST_CHECK;
+void keeper_policy_free(struct keeper_policy *p);
+unsigned keeper_policy_caps(const struct keeper_policy *p, const char *path);
+void keeper_policies_purge(struct keeper *k);
+int keeper_answer_policy_put(struct kreq *r);
+int keeper_answer_policy_get(struct kreq *r);
+int keeper_answer_policy_list(struct kreq *r);
+int keeper_answer_policy_delete(struct kreq *r);
+
+uint32_t keeper_hash_str(const char *s);
+
+#endif
