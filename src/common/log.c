@@ -41,7 +41,8 @@ void kw_log_set_proc(const char *name)
 	snprintf(log_proc, sizeof(log_proc), "%s", name);
 }
 
-static void log_line(enum kw_log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void log_line(enum kw_log_level level, const char *fmt,
+                                                           va_list ap)
 {
 	char msg[1024];
 	char when[32];
@@ -53,8 +54,8 @@ static void log_line(enum kw_log_level level, const char *fmt, va_list ap)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	pthread_mutex_lock(&log_lock);
-	fprintf(stderr, "%s.%03ldZ %-5s [%s] %s\n", when, ts.tv_nsec / 1000000,
-		level_names[level], log_proc, msg);
+	fprintf(stderr, "%s.%03ldZ %-5s [%s] %s\n", when, ts.tv_nsec / 1000000, level_names[level],
+	        log_proc, msg);
 	pthread_mutex_unlock(&log_lock);
 }
 

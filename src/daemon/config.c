@@ -47,7 +47,7 @@ static int scalar(struct fy_node *n, const char *key, char *out, size_t outlen)
 }
 
 static int number(struct fy_node *n, const char *key, unsigned long long max,
-		  unsigned long long *out)
+                  unsigned long long *out)
 {
 	char buf[32], *end;
 	unsigned long long v;
@@ -65,10 +65,9 @@ static int number(struct fy_node *n, const char *key, unsigned long long max,
 	return 0;
 }
 
-
 /* Walk a mapping, calling the handler for each known key. */
 static int mapping_walk(struct fy_node *map, const char *where, const char *const *keys,
-			int (*field)(const char *key, struct fy_node *v, void *ctx), void *ctx)
+                        int (*field)(const char *key, struct fy_node *v, void *ctx), void *ctx)
 {
 	struct fy_node_pair *pair;
 	void *iter = NULL;
@@ -85,8 +84,8 @@ static int mapping_walk(struct fy_node *map, const char *where, const char *cons
 		char key[64];
 		int r;
 
-		if (kn == NULL || !fy_node_is_scalar(kn) || (k = fy_node_get_scalar(kn, &klen)) == NULL ||
-		    klen >= sizeof(key)) {
+		if (kn == NULL || !fy_node_is_scalar(kn) ||
+		    (k = fy_node_get_scalar(kn, &klen)) == NULL || klen >= sizeof(key)) {
 			kw_error("config: %s has a key that is not a short string", where);
 			return KW_ERR_CONFIG;
 		}
@@ -112,7 +111,7 @@ static int listener_field(const char *key, struct fy_node *v, void *ctx)
 		return scalar(v, "listeners[].address", l->address, sizeof(l->address));
 	if (strcmp(key, "tls_cert_file") == 0)
 		return scalar(v, "listeners[].tls_cert_file", l->tls_cert_file,
-			      sizeof(l->tls_cert_file));
+		              sizeof(l->tls_cert_file));
 	return scalar(v, "listeners[].tls_key_file", l->tls_key_file, sizeof(l->tls_key_file));
 }
 
@@ -145,7 +144,7 @@ static int listeners_load(struct fy_node *seq, struct kw_daemon_conf *c)
 		}
 		if ((l->tls_cert_file[0] == '\0') != (l->tls_key_file[0] == '\0')) {
 			kw_error("config: listener %s needs both tls_cert_file and tls_key_file",
-				 l->address);
+			         l->address);
 			return KW_ERR_CONFIG;
 		}
 		c->front.nlisteners++;
@@ -192,8 +191,8 @@ static int limits_field(const char *key, struct fy_node *v, void *ctx)
 static int top_field(const char *key, struct fy_node *v, void *ctx)
 {
 	static const char *const storage_keys[] = {"path", NULL};
-	static const char *const limits_keys[] = {"max_body_bytes", "threads",
-						  "connection_timeout", "connection_limit", NULL};
+	static const char *const limits_keys[] = {"max_body_bytes", "threads", "connection_timeout",
+	                                          "connection_limit", NULL};
 	struct kw_daemon_conf *c = ctx;
 	char level[16];
 	int r;

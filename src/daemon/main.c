@@ -14,7 +14,7 @@
 #include "config.h"
 #include "proc.h"
 
-#define KEYWARD_VERSION "0.1.0"
+#define KEYWARD_VERSION     "0.1.0"
 #define DEV_ADDRESS_DEFAULT "127.0.0.1:8200"
 
 struct args {
@@ -27,17 +27,18 @@ struct args {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: keywardd [-config FILE] [-log-level LEVEL]\n"
-		   "       keywardd -dev [-dev-listen-address ADDR] [-dev-root-token-id TOKEN]\n"
-		   "                [-config FILE]\n"
-		   "\n"
-		   "  -config FILE               YAML configuration (see docs/configuration.md)\n"
-		   "  -dev                       development server: in-memory-like temporary\n"
-		   "                             store, initialised and unsealed, NOT for production\n"
-		   "  -dev-listen-address ADDR   dev listener (default " DEV_ADDRESS_DEFAULT ")\n"
-		   "  -dev-root-token-id TOKEN   dev root token (default: random)\n"
-		   "  -log-level LEVEL           debug, info, warn or error\n"
-		   "  -version                   print the version\n");
+	fprintf(f,
+	        "usage: keywardd [-config FILE] [-log-level LEVEL]\n"
+	        "       keywardd -dev [-dev-listen-address ADDR] [-dev-root-token-id TOKEN]\n"
+	        "                [-config FILE]\n"
+	        "\n"
+	        "  -config FILE               YAML configuration (see docs/configuration.md)\n"
+	        "  -dev                       development server: in-memory-like temporary\n"
+	        "                             store, initialised and unsealed, NOT for production\n"
+	        "  -dev-listen-address ADDR   dev listener (default " DEV_ADDRESS_DEFAULT ")\n"
+	        "  -dev-root-token-id TOKEN   dev root token (default: random)\n"
+	        "  -log-level LEVEL           debug, info, warn or error\n"
+	        "  -version                   print the version\n");
 }
 
 /* Go's flag style, as Vault: -flag VALUE, -flag=VALUE, --flag too. */
@@ -111,19 +112,20 @@ static int dev_setup(const struct args *a, struct kw_daemon_conf *c)
 	if (a->dev_address != NULL || c->front.nlisteners == 0) {
 		memset(&c->front.listeners[0], 0, sizeof(c->front.listeners[0]));
 		if (kw_strlcpy(c->front.listeners[0].address,
-			       a->dev_address ? a->dev_address : DEV_ADDRESS_DEFAULT,
-			       sizeof(c->front.listeners[0].address)) != 0)
+		               a->dev_address ? a->dev_address : DEV_ADDRESS_DEFAULT,
+		               sizeof(c->front.listeners[0].address)) != 0)
 			return KW_ERR_CONFIG;
 		c->front.nlisteners = 1;
 	}
 	if (a->dev_token != NULL) {
 		if (kw_strlcpy(dev_token, a->dev_token, sizeof(dev_token)) != 0 || !*dev_token) {
 			kw_error("dev: the root token id must be 1 to %zu characters",
-				 sizeof(dev_token) - 1);
+			         sizeof(dev_token) - 1);
 			return KW_ERR_CONFIG;
 		}
 	} else {
-		if (kw_random(rnd, sizeof(rnd)) != 0 || kw_base64url_encode(rnd, sizeof(rnd), &b64) != 0)
+		if (kw_random(rnd, sizeof(rnd)) != 0 ||
+		    kw_base64url_encode(rnd, sizeof(rnd), &b64) != 0)
 			return KW_ERR_CRYPTO;
 		snprintf(dev_token, sizeof(dev_token), "kws.%s", b64);
 		free(b64);

@@ -28,7 +28,7 @@ static void close_all(int *fds, size_t n)
 }
 
 static pid_t spawn_keeper(const struct kw_daemon_conf *c, int *front_ends, int *keeper_ends,
-			  size_t n)
+                          size_t n)
 {
 	pid_t pid = fork();
 	int r;
@@ -49,7 +49,7 @@ static pid_t spawn_keeper(const struct kw_daemon_conf *c, int *front_ends, int *
 }
 
 static pid_t spawn_front(const struct kw_daemon_conf *c, int *front_ends, int *keeper_ends,
-			 size_t n)
+                         size_t n)
 {
 	pid_t pid = fork();
 	int r;
@@ -154,7 +154,7 @@ int kw_proc_run(const struct kw_daemon_conf *c, void (*ready)(void *), void *arg
 			continue;
 		describe_exit(child_name(dead, keeper, front), status);
 		kw_error("the %s process stopped unexpectedly; stopping keywardd",
-			 child_name(dead, keeper, front));
+		         child_name(dead, keeper, front));
 		if (dead == keeper) {
 			kill(front, SIGTERM);
 			reap(front, "front");

@@ -30,9 +30,9 @@
 #include "../common/common.h"
 
 #define KW_IPC_HEADER_BYTES 12
-#define KW_IPC_FRAME_MAX (40u * 1024 * 1024) /* above the largest body limit (32 MiB) */
-#define KW_IPC_FIELDS_MAX 1024
-#define KW_IPC_F_REPLY 0x0001
+#define KW_IPC_FRAME_MAX    (40u * 1024 * 1024) /* above the largest body limit (32 MiB) */
+#define KW_IPC_FIELDS_MAX   1024
+#define KW_IPC_F_REPLY      0x0001
 
 /*
  * Message types: id, name. Ids are explicit and never renumbered; a reply
@@ -59,12 +59,12 @@
 	X(KEY_LIST, 12, "key-list")                                                                \
 	/* NAME -> */                                                                              \
 	X(KEY_DELETE, 13, "key-delete")                                                            \
-	/* NAME [MIN_DECRYPTION_VERSION MIN_ENCRYPTION_VERSION DELETION_ALLOWED EXPORTABLE       \
+	/* NAME [MIN_DECRYPTION_VERSION MIN_ENCRYPTION_VERSION DELETION_ALLOWED EXPORTABLE         \
 	 *  ALLOW_PLAINTEXT_BACKUP AUTO_ROTATE_PERIOD] -> KEY_INFO fields VERSION_INFO* */         \
 	X(KEY_CONFIG, 14, "key-config")                                                            \
 	/* NAME -> KEY_INFO fields VERSION_INFO* */                                                \
 	X(KEY_ROTATE, 15, "key-rotate")                                                            \
-	/* NAME EXPORT_TYPE [VERSION (0 = all, else one)] -> KEY_TYPE EXPORT_ITEM* */            \
+	/* NAME EXPORT_TYPE [VERSION (0 = all, else one)] -> KEY_TYPE EXPORT_ITEM* */              \
 	X(KEY_EXPORT, 16, "key-export")                                                            \
 	/* NAME PLAINTEXT [AAD VERSION PADDING] -> CIPHERTEXT VERSION */                           \
 	X(ENCRYPT, 20, "encrypt")                                                                  \
@@ -72,11 +72,12 @@
 	X(DECRYPT, 21, "decrypt")                                                                  \
 	/* NAME CIPHERTEXT VERSION [AAD TARGET_VERSION] -> CIPHERTEXT VERSION */                   \
 	X(REWRAP, 22, "rewrap")                                                                    \
-	/* NAME BITS WITH_PLAINTEXT [AAD VERSION] -> CIPHERTEXT VERSION [PLAINTEXT] */            \
+	/* NAME BITS WITH_PLAINTEXT [AAD VERSION] -> CIPHERTEXT VERSION [PLAINTEXT] */             \
 	X(DATAKEY, 23, "datakey")                                                                  \
 	/* NAME INPUT [VERSION HASH PREHASHED SIG_ALG MARSHAL SALT_LEN] -> SIGNATURE VERSION */    \
 	X(SIGN, 24, "sign")                                                                        \
-	/* NAME INPUT VERSION (SIGNATURE | MAC) [HASH PREHASHED SIG_ALG MARSHAL SALT_LEN] -> VALID */ \
+	/* NAME INPUT VERSION (SIGNATURE | MAC) [HASH PREHASHED SIG_ALG MARSHAL SALT_LEN] -> VALID \
+	 */                                                                                        \
 	X(VERIFY, 25, "verify")                                                                    \
 	/* NAME INPUT [VERSION HASH] -> MAC VERSION */                                             \
 	X(HMAC, 26, "hmac")                                                                        \
@@ -236,7 +237,7 @@ const struct kw_ipc_field *kw_ipc_find(const struct kw_ipc_msg *m, uint16_t tag)
 const struct kw_ipc_field *kw_ipc_next(const struct kw_ipc_msg *m, uint16_t tag, size_t *pos);
 int kw_ipc_get_str(const struct kw_ipc_msg *m, uint16_t tag, const char **s) KW_MUST_CHECK;
 int kw_ipc_get_bytes(const struct kw_ipc_msg *m, uint16_t tag, const uint8_t **p,
-		     size_t *len) KW_MUST_CHECK;
+                     size_t *len) KW_MUST_CHECK;
 int kw_ipc_get_u32(const struct kw_ipc_msg *m, uint16_t tag, uint32_t *v) KW_MUST_CHECK;
 int kw_ipc_get_u64(const struct kw_ipc_msg *m, uint16_t tag, uint64_t *v) KW_MUST_CHECK;
 /* Absent -> def. */

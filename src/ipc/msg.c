@@ -18,7 +18,7 @@ struct tag_info {
 
 static const struct tag_info tag_table[] = {
 #define KW_TAG_ROW(name, id, kind) {id, KW_IPC_##kind, #name},
-	KW_IPC_TAG_LIST(KW_TAG_ROW)
+    KW_IPC_TAG_LIST(KW_TAG_ROW)
 #undef KW_TAG_ROW
 };
 
@@ -29,7 +29,7 @@ struct msg_info {
 
 static const struct msg_info msg_table[] = {
 #define KW_MSG_ROW(name, id, str) {id, str},
-	KW_MSG_LIST(KW_MSG_ROW)
+    KW_MSG_LIST(KW_MSG_ROW)
 #undef KW_MSG_ROW
 };
 
@@ -266,7 +266,7 @@ const struct kw_ipc_field *kw_ipc_find(const struct kw_ipc_msg *m, uint16_t tag)
 }
 
 static int get_kind(const struct kw_ipc_msg *m, uint16_t tag, enum kw_ipc_kind kind,
-		    const struct kw_ipc_field **f)
+                    const struct kw_ipc_field **f)
 {
 	const struct tag_info *t = tag_find(tag);
 

@@ -23,35 +23,35 @@ struct keeper_handler {
 };
 
 static const struct keeper_handler handlers[] = {
-	{KW_MSG_SEAL_STATUS, LOCK_READ, false, keeper_answer_seal_status},
-	{KW_MSG_INIT, LOCK_WRITE, false, keeper_answer_init},
-	{KW_MSG_UNSEAL, LOCK_WRITE, false, keeper_answer_unseal},
-	{KW_MSG_SEAL, LOCK_WRITE, true, keeper_answer_seal},
-	{KW_MSG_KEY_CREATE, LOCK_SELF, true, keeper_answer_key_create},
-	{KW_MSG_KEY_READ, LOCK_READ, true, keeper_answer_key_read},
-	{KW_MSG_KEY_LIST, LOCK_READ, true, keeper_answer_key_list},
-	{KW_MSG_KEY_DELETE, LOCK_WRITE, true, keeper_answer_key_delete},
-	{KW_MSG_KEY_CONFIG, LOCK_WRITE, true, keeper_answer_key_config},
-	{KW_MSG_KEY_ROTATE, LOCK_SELF, true, keeper_answer_key_rotate},
-	{KW_MSG_KEY_EXPORT, LOCK_READ, true, keeper_answer_key_export},
-	{KW_MSG_ENCRYPT, LOCK_READ, true, keeper_answer_encrypt},
-	{KW_MSG_DECRYPT, LOCK_READ, true, keeper_answer_decrypt},
-	{KW_MSG_REWRAP, LOCK_READ, true, keeper_answer_rewrap},
-	{KW_MSG_DATAKEY, LOCK_READ, true, keeper_answer_datakey},
-	{KW_MSG_SIGN, LOCK_READ, true, keeper_answer_sign},
-	{KW_MSG_VERIFY, LOCK_READ, true, keeper_answer_verify},
-	{KW_MSG_HMAC, LOCK_READ, true, keeper_answer_hmac},
-	{KW_MSG_RANDOM, LOCK_READ, true, keeper_answer_random},
-	{KW_MSG_HASH, LOCK_READ, true, keeper_answer_hash},
-	{KW_MSG_TOKEN_CREATE, LOCK_READ, true, keeper_answer_token_create},
-	{KW_MSG_TOKEN_LOOKUP_SELF, LOCK_READ, true, keeper_answer_token_lookup_self},
-	{KW_MSG_TOKEN_REVOKE_SELF, LOCK_READ, true, keeper_answer_token_revoke_self},
-	{KW_MSG_TOKEN_REVOKE, LOCK_READ, true, keeper_answer_token_revoke},
-	{KW_MSG_TOKEN_LOOKUP, LOCK_READ, true, keeper_answer_token_lookup},
-	{KW_MSG_POLICY_PUT, LOCK_READ, true, keeper_answer_policy_put},
-	{KW_MSG_POLICY_GET, LOCK_READ, true, keeper_answer_policy_get},
-	{KW_MSG_POLICY_LIST, LOCK_READ, true, keeper_answer_policy_list},
-	{KW_MSG_POLICY_DELETE, LOCK_READ, true, keeper_answer_policy_delete},
+    {KW_MSG_SEAL_STATUS, LOCK_READ, false, keeper_answer_seal_status},
+    {KW_MSG_INIT, LOCK_WRITE, false, keeper_answer_init},
+    {KW_MSG_UNSEAL, LOCK_WRITE, false, keeper_answer_unseal},
+    {KW_MSG_SEAL, LOCK_WRITE, true, keeper_answer_seal},
+    {KW_MSG_KEY_CREATE, LOCK_SELF, true, keeper_answer_key_create},
+    {KW_MSG_KEY_READ, LOCK_READ, true, keeper_answer_key_read},
+    {KW_MSG_KEY_LIST, LOCK_READ, true, keeper_answer_key_list},
+    {KW_MSG_KEY_DELETE, LOCK_WRITE, true, keeper_answer_key_delete},
+    {KW_MSG_KEY_CONFIG, LOCK_WRITE, true, keeper_answer_key_config},
+    {KW_MSG_KEY_ROTATE, LOCK_SELF, true, keeper_answer_key_rotate},
+    {KW_MSG_KEY_EXPORT, LOCK_READ, true, keeper_answer_key_export},
+    {KW_MSG_ENCRYPT, LOCK_READ, true, keeper_answer_encrypt},
+    {KW_MSG_DECRYPT, LOCK_READ, true, keeper_answer_decrypt},
+    {KW_MSG_REWRAP, LOCK_READ, true, keeper_answer_rewrap},
+    {KW_MSG_DATAKEY, LOCK_READ, true, keeper_answer_datakey},
+    {KW_MSG_SIGN, LOCK_READ, true, keeper_answer_sign},
+    {KW_MSG_VERIFY, LOCK_READ, true, keeper_answer_verify},
+    {KW_MSG_HMAC, LOCK_READ, true, keeper_answer_hmac},
+    {KW_MSG_RANDOM, LOCK_READ, true, keeper_answer_random},
+    {KW_MSG_HASH, LOCK_READ, true, keeper_answer_hash},
+    {KW_MSG_TOKEN_CREATE, LOCK_READ, true, keeper_answer_token_create},
+    {KW_MSG_TOKEN_LOOKUP_SELF, LOCK_READ, true, keeper_answer_token_lookup_self},
+    {KW_MSG_TOKEN_REVOKE_SELF, LOCK_READ, true, keeper_answer_token_revoke_self},
+    {KW_MSG_TOKEN_REVOKE, LOCK_READ, true, keeper_answer_token_revoke},
+    {KW_MSG_TOKEN_LOOKUP, LOCK_READ, true, keeper_answer_token_lookup},
+    {KW_MSG_POLICY_PUT, LOCK_READ, true, keeper_answer_policy_put},
+    {KW_MSG_POLICY_GET, LOCK_READ, true, keeper_answer_policy_get},
+    {KW_MSG_POLICY_LIST, LOCK_READ, true, keeper_answer_policy_list},
+    {KW_MSG_POLICY_DELETE, LOCK_READ, true, keeper_answer_policy_delete},
 };
 
 int kreq_fail(struct kreq *r, int status, const char *fmt, ...)
@@ -78,10 +78,12 @@ int kreq_need_name(struct kreq *r)
 		return kreq_fail(r, KW_ERR_INVALID, "a name is required");
 	n = strlen(r->name);
 	if (n == 0 || n > KW_NAME_MAX ||
-	    strspn(r->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
-		return kreq_fail(r, KW_ERR_INVALID,
-				 "names are 1 to %d characters of letters, digits, '.', '_' and '-'",
-				 KW_NAME_MAX);
+	    strspn(r->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+	        n)
+		return kreq_fail(
+		    r, KW_ERR_INVALID,
+		    "names are 1 to %d characters of letters, digits, '.', '_' and '-'",
+		    KW_NAME_MAX);
 	return 0;
 }
 
@@ -133,7 +135,7 @@ out:
 	if (h->lock != LOCK_SELF)
 		pthread_rwlock_unlock(&k->lock);
 	kw_debug("req=%s op=%s key=%s result=%s", r.req_id, kw_msg_name(msg->type),
-		 r.name ? r.name : "-", kw_err_code(status));
+	         r.name ? r.name : "-", kw_err_code(status));
 	keeper_identity_cleanup(&r.id);
 	return status;
 }

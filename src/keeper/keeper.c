@@ -36,7 +36,8 @@ static void *chan_loop(void *arg)
 		/* Inside the boundary a malformed frame means the front is not
 		 * what it should be: stop rather than guess. */
 		if (r != 0 || (msg->flags & KW_IPC_F_REPLY))
-			kw_fatal("channel %zu: malformed message from the front; stopping", c->index);
+			kw_fatal("channel %zu: malformed message from the front; stopping",
+			         c->index);
 		keeper_dispatch(c->k, msg, reply);
 		r = kw_ipc_send(c->fd, reply);
 		kw_ipc_msg_cleanup(msg);
@@ -59,7 +60,7 @@ static int keeper_start(struct keeper *k, const struct kw_keeper_conf *c)
 	pthread_mutex_init(&k->cache_mu, NULL);
 	pthread_mutex_init(&k->auth_lock, NULL);
 	if (kw_secure_heap_init(c->secure_heap_bytes ? c->secure_heap_bytes
-						     : KEEPER_SECURE_HEAP_DEFAULT) != 0) {
+	                                             : KEEPER_SECURE_HEAP_DEFAULT) != 0) {
 		kw_error("cannot set up the secure heap (mlock limit?)");
 		return KW_ERR_NOMEM;
 	}
@@ -68,7 +69,7 @@ static int keeper_start(struct keeper *k, const struct kw_keeper_conf *c)
 	if (kw_crypto_selftest(&failed) != 0) {
 		k->selftest_failed = failed ? failed : "unknown";
 		kw_error("power-up self-test '%s' failed; keyward will refuse to unseal",
-			 k->selftest_failed);
+		         k->selftest_failed);
 	} else {
 		kw_info("power-up self-tests passed");
 	}

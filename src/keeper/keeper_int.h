@@ -18,12 +18,12 @@
 #include "../store/store.h"
 #include "keeper.h"
 
-#define KEEPER_KEY_BUCKETS 1024
-#define KEEPER_AUTH_BUCKETS 256
+#define KEEPER_KEY_BUCKETS        1024
+#define KEEPER_AUTH_BUCKETS       256
 #define KEEPER_VERSION_HMAC_BYTES 32
-#define KEEPER_TOKEN_PREFIX "kws."
-#define KEEPER_TOKEN_TTL_DEFAULT (768 * 3600)
-#define KEEPER_RANDOM_MAX (128 * 1024)
+#define KEEPER_TOKEN_PREFIX       "kws."
+#define KEEPER_TOKEN_TTL_DEFAULT  (768 * 3600)
+#define KEEPER_RANDOM_MAX         (128 * 1024)
 
 /* Capabilities of Vault's ACL policies, as bits. */
 enum {
@@ -54,11 +54,11 @@ struct keeper_key {
 /* A caller, as proven to the keeper. Designed for more auth methods: a
  * login message turns a verified credential into one of these and a token. */
 struct keeper_identity {
-	char method[16];                   /* "token" (later: kubernetes, jwt, cert, network) */
+	char method[16]; /* "token" (later: kubernetes, jwt, cert, network) */
 	char display_name[KW_NAME_MAX + 1];
 	char accessor[2 * KW_ACCESSOR_BYTES + 1];
 	uint8_t token_hash[KW_TOKEN_HASH_BYTES];
-	char *policies;                    /* comma-separated, owned */
+	char *policies; /* comma-separated, owned */
 	int64_t expires, created, ttl;
 	bool root;
 };
@@ -93,7 +93,7 @@ struct keeper {
 	size_t progress_len;
 	unsigned nprogress;
 	const char *selftest_failed; /* NULL when the power-up self-tests passed */
-	pthread_mutex_t cache_mu; /* the bucket chains below, for lookup and insert */
+	pthread_mutex_t cache_mu;    /* the bucket chains below, for lookup and insert */
 	struct keeper_key *keys[KEEPER_KEY_BUCKETS];
 
 	pthread_mutex_t auth_lock;
@@ -155,8 +155,8 @@ int keeper_answer_hash(struct kreq *r);
 
 /* token.c */
 int keeper_token_issue(struct keeper *k, const char *fixed_id, const char *display_name,
-		       const char *policies, int64_t ttl, char *out_token, size_t out_len,
-		       struct kw_store_token *out_rec) KW_MUST_CHECK;
+                       const char *policies, int64_t ttl, char *out_token, size_t out_len,
+                       struct kw_store_token *out_rec) KW_MUST_CHECK;
 int keeper_identify(struct kreq *r) KW_MUST_CHECK;
 void keeper_identity_cleanup(struct keeper_identity *id);
 void keeper_tokens_purge(struct keeper *k);
@@ -169,8 +169,8 @@ int keeper_answer_token_lookup(struct kreq *r);
 /* policy.c */
 /* Identify the caller and check caps on the canonical path; sets the reply. */
 int keeper_authorize(struct kreq *r, const char *path, unsigned caps) KW_MUST_CHECK;
-int keeper_policy_compile(const char *name, const char *json, struct keeper_policy **out,
-			  char *why, size_t whylen) KW_MUST_CHECK;
+int keeper_policy_compile(const char *name, const char *json, struct keeper_policy **out, char *why,
+                          size_t whylen) KW_MUST_CHECK;
 void keeper_policy_free(struct keeper_policy *p);
 unsigned keeper_policy_caps(const struct keeper_policy *p, const char *path);
 void keeper_policies_purge(struct keeper *k);

@@ -14,7 +14,7 @@
 
 #include "keeper_int.h"
 
-#define VERSION_FORMAT 1
+#define VERSION_FORMAT     1
 #define VERSION_AAD_PREFIX "keyward/key-version/1"
 
 uint32_t keeper_hash_str(const char *s)
@@ -60,7 +60,7 @@ static void key_free(struct keeper_key *kk)
 
 /* A fresh version: new key material and HMAC key. No lock needed. */
 static int version_generate(enum kw_key_type t, size_t key_size, uint32_t version,
-			    struct keeper_version *v)
+                            struct keeper_version *v)
 {
 	int r;
 
@@ -75,7 +75,8 @@ static int version_generate(enum kw_key_type t, size_t key_size, uint32_t versio
 		return KW_ERR_NOMEM;
 	}
 	if ((r = kw_random(v->hmac_key, KEEPER_VERSION_HMAC_BYTES)) != 0 ||
-	    (kw_key_type_is_asymmetric(t) && (r = kw_key_public_text(v->key, &v->public_text)) != 0)) {
+	    (kw_key_type_is_asymmetric(t) &&
+	     (r = kw_key_public_text(v->key, &v->public_text)) != 0)) {
 		version_cleanup(v);
 		return r;
 	}
@@ -84,7 +85,7 @@ static int version_generate(enum kw_key_type t, size_t key_size, uint32_t versio
 
 /* Wrap v under the root key for the store. */
 static int version_seal(struct keeper *k, const struct kw_store_key *m,
-			const struct keeper_version *v, struct kw_store_version *out)
+                        const struct keeper_version *v, struct kw_store_version *out)
 {
 	struct kw_buf pt, aad;
 	uint8_t *der = NULL;
@@ -97,7 +98,8 @@ static int version_seal(struct keeper *k, const struct kw_store_key *m,
 		goto out;
 	r = KW_ERR_NOMEM;
 	if (der_len > UINT16_MAX || kw_buf_append_u8(&pt, VERSION_FORMAT) != 0 ||
-	    kw_buf_append_u16(&pt, (uint16_t)der_len) != 0 || kw_buf_append(&pt, der, der_len) != 0 ||
+	    kw_buf_append_u16(&pt, (uint16_t)der_len) != 0 ||
+	    kw_buf_append(&pt, der, der_len) != 0 ||
 	    kw_buf_append_u16(&pt, KEEPER_VERSION_HMAC_BYTES) != 0 ||
 	    kw_buf_append(&pt, v->hmac_key, KEEPER_VERSION_HMAC_BYTES) != 0)
 		goto out;
@@ -106,7 +108,7 @@ static int version_seal(struct keeper *k, const struct kw_store_key *m,
 	out->version = v->version;
 	out->created = v->created;
 	r = kw_wrap(k->root_key, aad.data, aad.len, pt.data, pt.len, &out->wrapped,
-		    &out->wrapped_len);
+	            &out->wrapped_len);
 out:
 	kw_secure_free(der, der_len);
 	kw_buf_cleanup(&pt);
@@ -114,8 +116,7 @@ out:
 	return r;
 }
 
-static int version_parse(enum kw_key_type t, const uint8_t *p, size_t len,
-			 struct keeper_version *v)
+static int version_parse(enum kw_key_type t, const uint8_t *p, size_t len, struct keeper_version *v)
 {
 	size_t klen, hlen;
 	int r;
@@ -140,7 +141,7 @@ static int version_parse(enum kw_key_type t, const uint8_t *p, size_t len,
 }
 
 static int version_unseal(struct keeper *k, const struct kw_store_key *m,
-			  const struct kw_store_version *sv, struct keeper_version *v)
+                          const struct kw_store_version *sv, struct keeper_version *v)
 {
 	struct kw_buf aad;
 	uint8_t *pt = NULL;
@@ -153,7 +154,7 @@ static int version_unseal(struct keeper *k, const struct kw_store_key *m,
 	kw_buf_init(&aad);
 	if ((r = version_aad(m, sv->version, &aad)) == 0)
 		r = kw_unwrap(k->root_key, aad.data, aad.len, sv->wrapped, sv->wrapped_len, &pt,
-			      &pt_len);
+		              &pt_len);
 	if (r == 0)
 		r = version_parse((enum kw_key_type)m->type, pt, pt_len, v);
 	if (r != 0)
@@ -278,9 +279,9 @@ int keeper_key_get(struct kreq *r, struct keeper_key **out)
 				return kreq_fail(r, s, "key '%s' not found", r->name);
 			if (s == KW_ERR_INTEGRITY)
 				kw_error("req=%s: key '%s' failed its integrity check", r->req_id,
-					 r->name);
+				         r->name);
 			return kreq_fail(r, s, "key '%s' cannot be loaded: %s", r->name,
-					 kw_err_str(s));
+			                 kw_err_str(s));
 		}
 		kk = cache_insert(r->k, kk);
 	}
@@ -356,7 +357,7 @@ static int create_params(struct kreq *r, struct kw_store_key *m, size_t *key_siz
 		return kreq_fail(r, KW_ERR_INVALID, "key_size applies only to hmac keys");
 	if (ks != 0 && (ks < KW_HMAC_KEY_MIN_BYTES || ks > KW_HMAC_KEY_MAX_BYTES))
 		return kreq_fail(r, KW_ERR_INVALID, "key_size must be %d to %d bytes",
-				 KW_HMAC_KEY_MIN_BYTES, KW_HMAC_KEY_MAX_BYTES);
+		                 KW_HMAC_KEY_MIN_BYTES, KW_HMAC_KEY_MAX_BYTES);
 	memset(m, 0, sizeof(*m));
 	if (kw_strlcpy(m->name, r->name, sizeof(m->name)) != 0)
 		return kreq_fail(r, KW_ERR_INVALID, "key name too long");
@@ -387,7 +388,7 @@ static int key_create_locked(struct kreq *r, struct kw_store_key *m, struct keep
 	if ((s = kw_store_key_load(k->store, m->name, &have)) == 0) {
 		if (have.type != m->type)
 			return kreq_fail(r, KW_ERR_EXISTS, "key '%s' already exists with type %s",
-					 m->name, kw_key_type_name((enum kw_key_type)have.type));
+			                 m->name, kw_key_type_name((enum kw_key_type)have.type));
 		return 0;
 	}
 	if (s != KW_ERR_NOT_FOUND)
@@ -409,7 +410,7 @@ static int key_create_locked(struct kreq *r, struct kw_store_key *m, struct keep
 		free(kk); /* not cached: loaded from the store on first use */
 	}
 	kw_info("req=%s: key '%s' (%s) created", r->req_id, m->name,
-		kw_key_type_name((enum kw_key_type)m->type));
+	        kw_key_type_name((enum kw_key_type)m->type));
 	return 0;
 }
 
@@ -484,14 +485,14 @@ int keeper_answer_key_delete(struct kreq *r)
 	    (s = keeper_authorize(r, path, CAP_DELETE)) != 0)
 		return s;
 	if ((s = kw_store_key_load(r->k->store, r->name, &m)) != 0)
-		return kreq_fail(r, s, s == KW_ERR_NOT_FOUND ? "key '%s' not found"
-							     : "key '%s' cannot be read",
-				 r->name);
+		return kreq_fail(
+		    r, s, s == KW_ERR_NOT_FOUND ? "key '%s' not found" : "key '%s' cannot be read",
+		    r->name);
 	if (!m.deletion_allowed)
 		return kreq_fail(r, KW_ERR_DELETE_DENIED,
-				 "deletion is not allowed for key '%s'; set deletion_allowed "
-				 "with keys/%s/config first",
-				 r->name, r->name);
+		                 "deletion is not allowed for key '%s'; set deletion_allowed "
+		                 "with keys/%s/config first",
+		                 r->name, r->name);
 	if ((s = kw_store_key_delete(r->k->store, r->name)) != 0)
 		return kreq_fail(r, s, "cannot delete key '%s'", r->name);
 	cache_remove(r->k, r->name);
@@ -510,39 +511,39 @@ static int config_apply(struct kreq *r, const struct keeper_key *kk, struct kw_s
 			v = 1;
 		if (v < m->min_available_version || v > m->latest_version)
 			return kreq_fail(r, KW_ERR_INVALID,
-					 "min_decryption_version must be between %u and %u",
-					 m->min_available_version, m->latest_version);
+			                 "min_decryption_version must be between %u and %u",
+			                 m->min_available_version, m->latest_version);
 		m->min_decryption_version = v;
 	}
 	if (kw_ipc_get_u32(q, KW_T_MIN_ENCRYPTION_VERSION, &v) == 0) {
 		if (v != 0 && (v < m->min_decryption_version || v > m->latest_version))
 			return kreq_fail(r, KW_ERR_INVALID,
-					 "min_encryption_version must be 0 (latest) or between "
-					 "min_decryption_version and the latest version");
+			                 "min_encryption_version must be 0 (latest) or between "
+			                 "min_decryption_version and the latest version");
 		m->min_encryption_version = v;
 	}
 	if (m->min_encryption_version != 0 && m->min_encryption_version < m->min_decryption_version)
 		return kreq_fail(r, KW_ERR_INVALID,
-				 "min_encryption_version cannot be below min_decryption_version");
+		                 "min_encryption_version cannot be below min_decryption_version");
 	if (kw_ipc_get_u32(q, KW_T_DELETION_ALLOWED, &v) == 0)
 		m->deletion_allowed = v != 0;
 	if (kw_ipc_get_u32(q, KW_T_EXPORTABLE, &v) == 0) {
 		/* Non-extractable is forever: the flag may only be cleared. */
 		if (v && !kk->meta.exportable)
 			return kreq_fail(r, KW_ERR_NOT_EXPORTABLE,
-					 "key '%s' was created non-exportable; that cannot be "
-					 "changed",
-					 m->name);
+			                 "key '%s' was created non-exportable; that cannot be "
+			                 "changed",
+			                 m->name);
 		m->exportable = v != 0;
 	}
 	if (kw_ipc_get_u32(q, KW_T_ALLOW_PLAINTEXT_BACKUP, &v) == 0) {
 		if (v && !kk->meta.allow_plaintext_backup)
 			return kreq_fail(r, KW_ERR_INVALID,
-					 "allow_plaintext_backup can only be turned off");
+			                 "allow_plaintext_backup can only be turned off");
 		m->allow_plaintext_backup = v != 0;
 	}
 	m->auto_rotate_period =
-		(int64_t)kw_ipc_u64_or(q, KW_T_AUTO_ROTATE_PERIOD, (uint64_t)m->auto_rotate_period);
+	    (int64_t)kw_ipc_u64_or(q, KW_T_AUTO_ROTATE_PERIOD, (uint64_t)m->auto_rotate_period);
 	return 0;
 }
 
@@ -636,8 +637,8 @@ int keeper_answer_key_rotate(struct kreq *r)
 	if ((s = key_path(r, "/rotate", path, sizeof(path))) != 0)
 		return s;
 	pthread_rwlock_rdlock(&k->lock);
-	if ((s = keeper_check_unsealed(r)) == 0 && (s = keeper_authorize(r, path, CAP_UPDATE)) == 0 &&
-	    (s = keeper_key_get(r, &kk)) == 0) {
+	if ((s = keeper_check_unsealed(r)) == 0 &&
+	    (s = keeper_authorize(r, path, CAP_UPDATE)) == 0 && (s = keeper_key_get(r, &kk)) == 0) {
 		const uint8_t *raw;
 		t = (enum kw_key_type)kk->meta.type;
 		if (t == KW_KEY_HMAC && kw_key_raw(kk->versions[0].key, &raw, &key_size) != 0)
@@ -671,20 +672,20 @@ static int export_check(struct kreq *r, const struct keeper_key *kk, const char 
 		ok = true;
 	else
 		return kreq_fail(r, KW_ERR_INVALID,
-				 "export type must be encryption-key, signing-key, hmac-key or "
-				 "public-key");
+		                 "export type must be encryption-key, signing-key, hmac-key or "
+		                 "public-key");
 	if (!ok)
 		return kreq_fail(r, KW_ERR_KEY_TYPE, "key '%s' of type %s has no %s", r->name,
-				 kw_key_type_name(t), et);
+		                 kw_key_type_name(t), et);
 	if (strcmp(et, "public-key") != 0 && !kk->meta.exportable)
 		return kreq_fail(r, KW_ERR_NOT_EXPORTABLE,
-				 "key '%s' is not exportable: its material never leaves keyward",
-				 r->name);
+		                 "key '%s' is not exportable: its material never leaves keyward",
+		                 r->name);
 	return 0;
 }
 
 static int export_text(const struct keeper_version *v, enum kw_key_type t, const char *et,
-		       char **text, size_t *len)
+                       char **text, size_t *len)
 {
 	if (strcmp(et, "public-key") == 0) {
 		*text = kw_strdup(v->public_text);
@@ -700,14 +701,14 @@ static int export_text(const struct keeper_version *v, enum kw_key_type t, const
 }
 
 static int export_item(struct kreq *r, const struct keeper_version *v, enum kw_key_type t,
-		       const char *et)
+                       const char *et)
 {
 	char *text = NULL;
 	size_t len = 0;
 	struct kw_buf b;
 	int s;
-	bool secure = strcmp(et, "public-key") != 0 && !(strcmp(et, "hmac-key") == 0 &&
-							   t != KW_KEY_HMAC);
+	bool secure =
+	    strcmp(et, "public-key") != 0 && !(strcmp(et, "hmac-key") == 0 && t != KW_KEY_HMAC);
 
 	if ((s = export_text(v, t, et, &text, &len)) != 0)
 		return kreq_fail(r, s, "cannot export version %u", v->version);
@@ -746,7 +747,7 @@ int keeper_answer_key_export(struct kreq *r)
 		const struct keeper_version *v = keeper_key_version(kk, want);
 		if (v == NULL)
 			return kreq_fail(r, KW_ERR_VERSION, "key '%s' has no version %u", r->name,
-					 want);
+			                 want);
 		return export_item(r, v, t, et);
 	}
 	for (size_t i = 0; i < kk->nversions && s == 0; i++)

@@ -33,7 +33,7 @@ static const char *type_name(const struct keeper_key *kk)
 /* The version to write with: key_version if given (not below
  * min_encryption_version), else the latest. */
 static int version_for_write(struct kreq *r, const struct keeper_key *kk, uint16_t tag,
-			     const struct keeper_version **out)
+                             const struct keeper_version **out)
 {
 	uint32_t want = kw_ipc_u32_or(r->msg, tag, 0);
 	const struct keeper_version *v;
@@ -42,8 +42,8 @@ static int version_for_write(struct kreq *r, const struct keeper_key *kk, uint16
 		want = kk->meta.latest_version;
 	if (kk->meta.min_encryption_version != 0 && want < kk->meta.min_encryption_version)
 		return kreq_fail(r, KW_ERR_VERSION,
-				 "key '%s' version %u is below its min_encryption_version %u",
-				 r->name, want, kk->meta.min_encryption_version);
+		                 "key '%s' version %u is below its min_encryption_version %u",
+		                 r->name, want, kk->meta.min_encryption_version);
 	if ((v = keeper_key_version(kk, want)) == NULL)
 		return kreq_fail(r, KW_ERR_VERSION, "key '%s' has no version %u", r->name, want);
 	*out = v;
@@ -53,7 +53,7 @@ static int version_for_write(struct kreq *r, const struct keeper_key *kk, uint16
 /* The version a ciphertext, signature or MAC names: must exist and not be
  * below min_decryption_version. */
 static int version_for_read(struct kreq *r, const struct keeper_key *kk,
-			    const struct keeper_version **out)
+                            const struct keeper_version **out)
 {
 	uint32_t want;
 	const struct keeper_version *v;
@@ -62,8 +62,8 @@ static int version_for_read(struct kreq *r, const struct keeper_key *kk,
 		return kreq_fail(r, KW_ERR_INVALID, "the key version is missing");
 	if (want < kk->meta.min_decryption_version)
 		return kreq_fail(r, KW_ERR_VERSION,
-				 "key '%s' version %u is below its min_decryption_version %u",
-				 r->name, want, kk->meta.min_decryption_version);
+		                 "key '%s' version %u is below its min_decryption_version %u",
+		                 r->name, want, kk->meta.min_decryption_version);
 	if ((v = keeper_key_version(kk, want)) == NULL)
 		return kreq_fail(r, KW_ERR_VERSION, "key '%s' has no version %u", r->name, want);
 	*out = v;
@@ -74,13 +74,13 @@ static int need_encryption_key(struct kreq *r, const struct keeper_key *kk)
 {
 	if (!kw_key_type_can_encrypt((enum kw_key_type)kk->meta.type))
 		return kreq_fail(r, KW_ERR_KEY_TYPE, "key '%s' of type %s cannot encrypt", r->name,
-				 type_name(kk));
+		                 type_name(kk));
 	return 0;
 }
 
 /* Encrypt pt with version v of kk: AEAD for symmetric keys, OAEP for RSA. */
 static int seal_with(struct kreq *r, const struct keeper_key *kk, const struct keeper_version *v,
-		     const uint8_t *pt, size_t ptlen, uint8_t **ct, size_t *ctlen)
+                     const uint8_t *pt, size_t ptlen, uint8_t **ct, size_t *ctlen)
 {
 	enum kw_key_type t = (enum kw_key_type)kk->meta.type;
 	const uint8_t *aad = NULL;
@@ -95,19 +95,19 @@ static int seal_with(struct kreq *r, const struct keeper_key *kk, const struct k
 			return kreq_fail(r, KW_ERR_INVALID, "associated_data needs an AEAD key");
 		if (strcmp(pad, "oaep") != 0)
 			return kreq_fail(r, KW_ERR_UNSUPPORTED,
-					 "padding_scheme must be oaep for RSA encryption");
+			                 "padding_scheme must be oaep for RSA encryption");
 		s = kw_rsa_oaep_encrypt(v->key, KW_HASH_SHA256, pt, ptlen, ct, ctlen);
 	} else {
 		s = kw_aead_encrypt(v->key, pt, ptlen, aad, aadlen, ct, ctlen);
 	}
 	if (s != 0)
 		return kreq_fail(r, s, "encryption with key '%s' failed: %s", r->name,
-				 kw_err_str(s));
+		                 kw_err_str(s));
 	return 0;
 }
 
 static int open_with(struct kreq *r, const struct keeper_key *kk, const struct keeper_version *v,
-		     const uint8_t *ct, size_t ctlen, uint8_t **pt, size_t *ptlen)
+                     const uint8_t *ct, size_t ctlen, uint8_t **pt, size_t *ptlen)
 {
 	enum kw_key_type t = (enum kw_key_type)kk->meta.type;
 	const uint8_t *aad = NULL;
@@ -122,8 +122,8 @@ static int open_with(struct kreq *r, const struct keeper_key *kk, const struct k
 		s = kw_aead_decrypt(v->key, ct, ctlen, aad, aadlen, pt, ptlen);
 	if (s != 0)
 		return kreq_fail(r, KW_ERR_DECRYPT,
-				 "the ciphertext cannot be decrypted with key '%s' version %u",
-				 r->name, v->version);
+		                 "the ciphertext cannot be decrypted with key '%s' version %u",
+		                 r->name, v->version);
 	return 0;
 }
 
@@ -224,7 +224,7 @@ int keeper_answer_datakey(struct kreq *r)
 	if ((s = kreq_need_name(r)) != 0)
 		return s;
 	snprintf(path, sizeof(path), "transit/datakey/%s/%s", with_plain ? "plaintext" : "wrapped",
-		 r->name);
+	         r->name);
 	if ((s = keeper_authorize(r, path, CAP_UPDATE)) != 0 || (s = keeper_key_get(r, &kk)) != 0 ||
 	    (s = need_encryption_key(r, kk)) != 0 ||
 	    (s = version_for_write(r, kk, KW_T_VERSION, &v)) != 0)
@@ -261,7 +261,7 @@ static int sign_params(struct kreq *r, const struct keeper_key *kk, struct kw_si
 		p->padding = KW_RSA_PKCS1V15;
 	else
 		return kreq_fail(r, KW_ERR_UNSUPPORTED,
-				 "signature_algorithm must be pss or pkcs1v15");
+		                 "signature_algorithm must be pss or pkcs1v15");
 	if (strcmp(marshal, "asn1") == 0)
 		p->marshal = KW_ECDSA_ASN1;
 	else if (strcmp(marshal, "jws") == 0)
@@ -281,8 +281,8 @@ static int sign_params(struct kreq *r, const struct keeper_key *kk, struct kw_si
 		if (kw_ipc_get_bytes(r->msg, KW_T_INPUT, &in, &inlen) == 0 &&
 		    inlen != kw_hash_size(p->hash))
 			return kreq_fail(r, KW_ERR_INVALID,
-					 "prehashed input must be a %zu-byte %s digest",
-					 kw_hash_size(p->hash), kw_hash_name(p->hash));
+			                 "prehashed input must be a %zu-byte %s digest",
+			                 kw_hash_size(p->hash), kw_hash_name(p->hash));
 	}
 	return 0;
 }
@@ -291,7 +291,7 @@ static int need_signing_key(struct kreq *r, const struct keeper_key *kk)
 {
 	if (!kw_key_type_can_sign((enum kw_key_type)kk->meta.type))
 		return kreq_fail(r, KW_ERR_KEY_TYPE, "key '%s' of type %s cannot sign", r->name,
-				 type_name(kk));
+		                 type_name(kk));
 	return 0;
 }
 
@@ -321,7 +321,7 @@ int keeper_answer_sign(struct kreq *r)
 }
 
 static const uint8_t *hmac_key_of(const struct keeper_key *kk, const struct keeper_version *v,
-				  size_t *len)
+                                  size_t *len)
 {
 	const uint8_t *raw;
 
@@ -333,8 +333,8 @@ static const uint8_t *hmac_key_of(const struct keeper_key *kk, const struct keep
 	return v->hmac_key;
 }
 
-static int mac_compute(struct kreq *r, const struct keeper_key *kk,
-		       const struct keeper_version *v, uint8_t *mac, size_t *maclen)
+static int mac_compute(struct kreq *r, const struct keeper_key *kk, const struct keeper_version *v,
+                       uint8_t *mac, size_t *maclen)
 {
 	const char *hash = kw_ipc_str_or(r->msg, KW_T_HASH, "sha2-256");
 	const uint8_t *in, *key;
@@ -351,8 +351,8 @@ static int mac_compute(struct kreq *r, const struct keeper_key *kk,
 	return 0;
 }
 
-static int verify_mac(struct kreq *r, const struct keeper_key *kk,
-		      const struct keeper_version *v, const uint8_t *mac, size_t maclen)
+static int verify_mac(struct kreq *r, const struct keeper_key *kk, const struct keeper_version *v,
+                      const uint8_t *mac, size_t maclen)
 {
 	uint8_t want[KW_HASH_MAX_BYTES];
 	size_t wantlen = sizeof(want);
@@ -361,7 +361,7 @@ static int verify_mac(struct kreq *r, const struct keeper_key *kk,
 	if ((s = mac_compute(r, kk, v, want, &wantlen)) != 0)
 		return s;
 	s = kw_ipc_put_u32(r->reply, KW_T_VALID,
-			   maclen == wantlen && kw_ct_equal(mac, want, wantlen));
+	                   maclen == wantlen && kw_ct_equal(mac, want, wantlen));
 	kw_wipe(want, sizeof(want));
 	return s ? kreq_fail(r, s, "reply too large") : 0;
 }
@@ -387,7 +387,7 @@ int keeper_answer_verify(struct kreq *r)
 		return kreq_fail(r, KW_ERR_INVALID, "input and signature are required");
 	if ((s = kw_verify(v->key, &p, in, inlen, sig, siglen, &valid)) != 0)
 		return kreq_fail(r, s, "verification with key '%s' failed: %s", r->name,
-				 kw_err_str(s));
+		                 kw_err_str(s));
 	if (kw_ipc_put_u32(r->reply, KW_T_VALID, valid) != 0)
 		return kreq_fail(r, KW_ERR_LIMIT, "reply too large");
 	return 0;
@@ -421,7 +421,7 @@ int keeper_answer_random(struct kreq *r)
 		return s;
 	if (n < 1 || n > KEEPER_RANDOM_MAX)
 		return kreq_fail(r, KW_ERR_INVALID, "bytes must be between 1 and %d",
-				 KEEPER_RANDOM_MAX);
+		                 KEEPER_RANDOM_MAX);
 	if ((p = malloc(n)) == NULL)
 		return kreq_fail(r, KW_ERR_NOMEM, "out of memory");
 	if ((s = kw_random(p, n)) != 0)

@@ -23,8 +23,8 @@ static const struct {
 	const char *name;
 	unsigned cap;
 } cap_names[] = {
-	{"create", CAP_CREATE}, {"read", CAP_READ}, {"update", CAP_UPDATE}, {"delete", CAP_DELETE},
-	{"list", CAP_LIST},     {"sudo", CAP_SUDO}, {"deny", CAP_DENY},
+    {"create", CAP_CREATE}, {"read", CAP_READ}, {"update", CAP_UPDATE}, {"delete", CAP_DELETE},
+    {"list", CAP_LIST},     {"sudo", CAP_SUDO}, {"deny", CAP_DENY},
 };
 
 void keeper_policy_free(struct keeper_policy *p)
@@ -47,14 +47,17 @@ static int caps_parse(json_t *arr, unsigned *out, char *why, size_t whylen)
 		snprintf(why, whylen, "capabilities must be a list");
 		return KW_ERR_INVALID;
 	}
-	json_array_foreach(arr, i, c) {
+	json_array_foreach(arr, i, c)
+	{
 		size_t j;
 		for (j = 0; j < KW_ARRAY_LEN(cap_names); j++)
-			if (json_is_string(c) && strcmp(json_string_value(c), cap_names[j].name) == 0)
+			if (json_is_string(c) &&
+			    strcmp(json_string_value(c), cap_names[j].name) == 0)
 				break;
 		if (j == KW_ARRAY_LEN(cap_names)) {
-			snprintf(why, whylen, "unknown capability (allowed: create, read, update, "
-					      "delete, list, sudo, deny)");
+			snprintf(why, whylen,
+			         "unknown capability (allowed: create, read, update, "
+			         "delete, list, sudo, deny)");
 			return KW_ERR_INVALID;
 		}
 		*out |= cap_names[j].cap;
@@ -78,20 +81,22 @@ static int rules_parse(json_t *paths, struct keeper_policy *p, char *why, size_t
 
 	if (!json_is_object(paths) || json_object_size(paths) > POLICY_RULES_MAX) {
 		snprintf(why, whylen, "\"path\" must be an object of at most %d rules",
-			 POLICY_RULES_MAX);
+		         POLICY_RULES_MAX);
 		return KW_ERR_INVALID;
 	}
 	p->rules = calloc(json_object_size(paths) + 1, sizeof(*p->rules));
 	if (p->rules == NULL)
 		return KW_ERR_NOMEM;
-	json_object_foreach(paths, pat, rule) {
+	json_object_foreach(paths, pat, rule)
+	{
 		struct keeper_policy_rule *ru = &p->rules[p->nrules];
 		json_t *caps = json_object_get(rule, "capabilities");
 		int r;
 
 		if (!pattern_valid(pat)) {
-			snprintf(why, whylen, "path patterns are non-empty, without spaces, with "
-					      "'*' only at the end");
+			snprintf(why, whylen,
+			         "path patterns are non-empty, without spaces, with "
+			         "'*' only at the end");
 			return KW_ERR_INVALID;
 		}
 		if (!json_is_object(rule) || json_object_size(rule) != 1 || caps == NULL) {
@@ -107,8 +112,8 @@ static int rules_parse(json_t *paths, struct keeper_policy *p, char *why, size_t
 	return 0;
 }
 
-int keeper_policy_compile(const char *name, const char *text, struct keeper_policy **out,
-			  char *why, size_t whylen)
+int keeper_policy_compile(const char *name, const char *text, struct keeper_policy **out, char *why,
+                          size_t whylen)
 {
 	json_error_t jerr;
 	json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
@@ -118,15 +123,16 @@ int keeper_policy_compile(const char *name, const char *text, struct keeper_poli
 	snprintf(why, whylen, "invalid policy");
 	if (doc == NULL) {
 		snprintf(why, whylen,
-			 "the policy is not valid JSON (line %d); only the JSON form of Vault "
-			 "policies is supported",
-			 jerr.line);
+		         "the policy is not valid JSON (line %d); only the JSON form of Vault "
+		         "policies is supported",
+		         jerr.line);
 		return KW_ERR_INVALID;
 	}
 	if (!json_is_object(doc) || json_object_size(doc) != 1 ||
 	    json_object_get(doc, "path") == NULL) {
-		snprintf(why, whylen, "a policy is {\"path\": {\"<pattern>\": {\"capabilities\": "
-				      "[...]}}}");
+		snprintf(why, whylen,
+		         "a policy is {\"path\": {\"<pattern>\": {\"capabilities\": "
+		         "[...]}}}");
 		goto out;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -285,9 +291,10 @@ int keeper_authorize(struct kreq *r, const char *path, unsigned caps)
 		have |= policy_caps(r->k, p, path);
 	free(list);
 	if ((have & CAP_DENY) || (have & caps) != caps)
-		return kreq_fail(r, KW_ERR_DENIED,
-				 "permission denied: the token's policies do not grant '%s' on '%s'",
-				 caps_word(caps & ~have), path);
+		return kreq_fail(
+		    r, KW_ERR_DENIED,
+		    "permission denied: the token's policies do not grant '%s' on '%s'",
+		    caps_word(caps & ~have), path);
 	return 0;
 }
 
@@ -333,9 +340,10 @@ int keeper_answer_policy_get(struct kreq *r)
 	    (s = keeper_authorize(r, path, CAP_READ)) != 0)
 		return s;
 	if ((s = kw_store_policy_get(r->k->store, r->name, &text)) != 0)
-		return kreq_fail(r, s, s == KW_ERR_NOT_FOUND ? "policy '%s' not found"
-							     : "policy '%s' cannot be read",
-				 r->name);
+		return kreq_fail(r, s,
+		                 s == KW_ERR_NOT_FOUND ? "policy '%s' not found"
+		                                       : "policy '%s' cannot be read",
+		                 r->name);
 	if (kw_ipc_put_str(r->reply, KW_T_NAME, r->name) != 0 ||
 	    kw_ipc_put_str(r->reply, KW_T_POLICY_TEXT, text) != 0)
 		s = kreq_fail(r, KW_ERR_LIMIT, "reply too large");

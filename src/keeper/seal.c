@@ -16,9 +16,9 @@
 
 #include "keeper_int.h"
 
-#define SEAL_ROOT_AAD "keyward/root-key/1"
-#define SEAL_SALT_BYTES 32
-#define SEAL_SHARE_BYTES (KW_ROOT_KEY_BYTES + 1)
+#define SEAL_ROOT_AAD       "keyward/root-key/1"
+#define SEAL_SALT_BYTES     32
+#define SEAL_SHARE_BYTES    (KW_ROOT_KEY_BYTES + 1)
 #define SEAL_CONFIG_VERSION 1
 
 static void progress_wipe(struct keeper *k)
@@ -95,8 +95,9 @@ static int share_check_make(const uint8_t *shares, unsigned n, uint8_t **out, si
 		goto fail;
 	for (unsigned i = 0; i < n; i++) {
 		size_t maclen = 32;
-		if (kw_hmac(KW_HASH_SHA256, c, SEAL_SALT_BYTES, shares + (size_t)i * SEAL_SHARE_BYTES,
-			    SEAL_SHARE_BYTES, c + SEAL_SALT_BYTES + (size_t)i * 32, &maclen) != 0)
+		if (kw_hmac(KW_HASH_SHA256, c, SEAL_SALT_BYTES,
+		            shares + (size_t)i * SEAL_SHARE_BYTES, SEAL_SHARE_BYTES,
+		            c + SEAL_SALT_BYTES + (size_t)i * 32, &maclen) != 0)
 			goto fail;
 	}
 	*out = c;
@@ -120,7 +121,7 @@ static int share_check(struct keeper *k, const uint8_t *share)
 	if (len < SEAL_SALT_BYTES || (len - SEAL_SALT_BYTES) % 32 != 0)
 		r = KW_ERR_INTEGRITY;
 	else if (kw_hmac(KW_HASH_SHA256, c, SEAL_SALT_BYTES, share, SEAL_SHARE_BYTES, mac,
-			 &maclen) != 0)
+	                 &maclen) != 0)
 		r = KW_ERR_CRYPTO;
 	else
 		for (size_t off = SEAL_SALT_BYTES; off < len; off += 32)
@@ -134,12 +135,12 @@ static int init_validate(struct kreq *r, uint32_t n, uint32_t t)
 {
 	if (n < 1 || t < 1 || n > KW_SHAMIR_SHARES_MAX || t > n)
 		return kreq_fail(r, KW_ERR_INVALID,
-				 "secret_shares and secret_threshold must satisfy "
-				 "1 <= threshold <= shares <= %d",
-				 KW_SHAMIR_SHARES_MAX);
+		                 "secret_shares and secret_threshold must satisfy "
+		                 "1 <= threshold <= shares <= %d",
+		                 KW_SHAMIR_SHARES_MAX);
 	if (n > 1 && t < 2)
 		return kreq_fail(r, KW_ERR_INVALID,
-				 "threshold must be greater than one for multiple shares");
+		                 "threshold must be greater than one for multiple shares");
 	return 0;
 }
 
@@ -162,7 +163,7 @@ static int seal_create(struct keeper *k, unsigned n, unsigned t, uint8_t **share
 	if ((r = kw_shamir_split(unseal, KW_ROOT_KEY_BYTES, n, t, &shares)) != 0)
 		goto out;
 	if ((r = kw_wrap(unseal, (const uint8_t *)SEAL_ROOT_AAD, strlen(SEAL_ROOT_AAD), root,
-			 KW_ROOT_KEY_BYTES, &wrapped, &wrapped_len)) != 0)
+	                 KW_ROOT_KEY_BYTES, &wrapped, &wrapped_len)) != 0)
 		goto out;
 	if ((r = share_check_make(shares, n, &check, &check_len)) != 0)
 		goto out;
@@ -183,7 +184,7 @@ out:
 
 /* Shared by the INIT message and dev mode. */
 static int seal_init(struct kreq *r, unsigned n, unsigned t, const char *fixed_token,
-		     uint8_t **shares_out, char *token, size_t token_len)
+                     uint8_t **shares_out, char *token, size_t token_len)
 {
 	struct keeper *k = r->k;
 	struct kw_store_token rec;
@@ -192,13 +193,15 @@ static int seal_init(struct kreq *r, unsigned n, unsigned t, const char *fixed_t
 	if (k->initialized)
 		return kreq_fail(r, KW_ERR_ALREADY_INIT, "keyward is already initialized");
 	if (k->selftest_failed != NULL)
-		return kreq_fail(r, KW_ERR_SELFTEST, "self-test '%s' failed; refusing to initialize",
-				 k->selftest_failed);
+		return kreq_fail(r, KW_ERR_SELFTEST,
+		                 "self-test '%s' failed; refusing to initialize",
+		                 k->selftest_failed);
 	if ((s = init_validate(r, n, t)) != 0)
 		return s;
 	if ((s = seal_create(k, n, t, shares_out)) != 0)
 		return kreq_fail(r, s, "cannot create the seal: %s", kw_err_str(s));
-	if ((s = keeper_token_issue(k, fixed_token, "root", "root", 0, token, token_len, &rec)) != 0) {
+	if ((s = keeper_token_issue(k, fixed_token, "root", "root", 0, token, token_len, &rec)) !=
+	    0) {
 		kw_secure_free(*shares_out, (size_t)n * SEAL_SHARE_BYTES);
 		return kreq_fail(r, s, "cannot store the root token");
 	}
@@ -223,7 +226,7 @@ int keeper_answer_init(struct kreq *r)
 		return s;
 	for (uint32_t i = 0; i < n && s == 0; i++)
 		s = kw_ipc_put(r->reply, KW_T_UNSEAL_KEY, shares + (size_t)i * SEAL_SHARE_BYTES,
-			       SEAL_SHARE_BYTES);
+		               SEAL_SHARE_BYTES);
 	if (s == 0)
 		s = kw_ipc_put_str(r->reply, KW_T_ROOT_TOKEN, token);
 	kw_secure_free(shares, (size_t)n * SEAL_SHARE_BYTES);
@@ -243,12 +246,12 @@ static int unseal_finish(struct kreq *r)
 	if (unseal == NULL)
 		goto out;
 	if ((s = kw_shamir_combine((const uint8_t *const *)k->progress, k->nprogress,
-				   SEAL_SHARE_BYTES, unseal)) != 0)
+	                           SEAL_SHARE_BYTES, unseal)) != 0)
 		goto out;
 	if ((s = kw_store_meta_get(k->store, "seal.root", &wrapped, &wrapped_len)) != 0)
 		goto out;
 	s = kw_unwrap(unseal, (const uint8_t *)SEAL_ROOT_AAD, strlen(SEAL_ROOT_AAD), wrapped,
-		      wrapped_len, &root, &root_len);
+	              wrapped_len, &root, &root_len);
 	if (s == 0 && root_len != KW_ROOT_KEY_BYTES) {
 		kw_secure_free(root, root_len);
 		s = KW_ERR_INTEGRITY;
@@ -264,7 +267,7 @@ out:
 	free(wrapped);
 	if (s != 0)
 		return kreq_fail(r, KW_ERR_BAD_SHARE,
-				 "the shares do not combine to the unseal key; progress was reset");
+		                 "the shares do not combine to the unseal key; progress was reset");
 	return 0;
 }
 
@@ -275,14 +278,15 @@ static int unseal_add(struct kreq *r, const uint8_t *share, size_t len)
 
 	if (len != SEAL_SHARE_BYTES)
 		return kreq_fail(r, KW_ERR_BAD_SHARE, "an unseal key share is %d bytes",
-				 SEAL_SHARE_BYTES);
+		                 SEAL_SHARE_BYTES);
 	for (unsigned i = 0; i < k->nprogress; i++)
 		if (k->progress[i][SEAL_SHARE_BYTES - 1] == share[SEAL_SHARE_BYTES - 1])
 			return kreq_fail(r, KW_ERR_BAD_SHARE, "that share was already provided");
 	if ((s = share_check(k, share)) != 0)
-		return kreq_fail(r, s, s == KW_ERR_BAD_SHARE
-					   ? "that is not one of this keyward's unseal key shares"
-					   : "the seal metadata cannot be read");
+		return kreq_fail(r, s,
+		                 s == KW_ERR_BAD_SHARE
+		                     ? "that is not one of this keyward's unseal key shares"
+		                     : "the seal metadata cannot be read");
 	k->progress[k->nprogress] = kw_secure_alloc(SEAL_SHARE_BYTES);
 	if (k->progress[k->nprogress] == NULL)
 		return kreq_fail(r, KW_ERR_NOMEM, "out of secure memory");
@@ -304,7 +308,7 @@ int keeper_answer_unseal(struct kreq *r)
 		return kreq_fail(r, KW_ERR_NOT_INIT, "keyward is not initialized");
 	if (k->selftest_failed != NULL)
 		return kreq_fail(r, KW_ERR_SELFTEST, "self-test '%s' failed; refusing to unseal",
-				 k->selftest_failed);
+		                 k->selftest_failed);
 	if (kw_ipc_u32_or(r->msg, KW_T_RESET, 0)) {
 		progress_wipe(k);
 		return put_status(r);
@@ -350,7 +354,8 @@ int keeper_dev_setup(struct keeper *k)
 	}
 	pthread_rwlock_unlock(&k->lock);
 	if (s != 0)
-		kw_error("dev mode set-up failed: %s", kw_ipc_str_or(&reply, KW_T_ERROR_DETAIL, ""));
+		kw_error("dev mode set-up failed: %s",
+		         kw_ipc_str_or(&reply, KW_T_ERROR_DETAIL, ""));
 	kw_ipc_msg_cleanup(&msg);
 	kw_ipc_msg_cleanup(&reply);
 	return s;

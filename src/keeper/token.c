@@ -110,8 +110,8 @@ static int token_find(struct keeper *k, const uint8_t *hash, struct kw_store_tok
 }
 
 int keeper_token_issue(struct keeper *k, const char *fixed_id, const char *display_name,
-		       const char *policies, int64_t ttl, char *out_token, size_t out_len,
-		       struct kw_store_token *out_rec)
+                       const char *policies, int64_t ttl, char *out_token, size_t out_len,
+                       struct kw_store_token *out_rec)
 {
 	uint8_t rnd[TOKEN_RANDOM_BYTES], acc[KW_ACCESSOR_BYTES];
 	struct kw_store_token t = {0};
@@ -126,7 +126,8 @@ int keeper_token_issue(struct keeper *k, const char *fixed_id, const char *displ
 	} else if ((r = kw_strlcpy(out_token, fixed_id, out_len)) != 0) {
 		goto out;
 	}
-	if ((r = kw_random(acc, sizeof(acc))) != 0 || (r = kw_hex_encode(acc, sizeof(acc), &hex)) != 0)
+	if ((r = kw_random(acc, sizeof(acc))) != 0 ||
+	    (r = kw_hex_encode(acc, sizeof(acc), &hex)) != 0)
 		goto out;
 	if ((r = token_hash(out_token, t.hash)) != 0 ||
 	    (r = kw_strlcpy(t.accessor, hex, sizeof(t.accessor))) != 0 ||
@@ -180,8 +181,8 @@ int keeper_identify(struct kreq *r)
 		return kreq_fail(r, KW_ERR_CRYPTO, "cannot hash the token");
 	if ((s = token_find(r->k, id->token_hash, &rec)) != 0)
 		return kreq_fail(r, s == KW_ERR_STORE ? s : KW_ERR_AUTH,
-				 s == KW_ERR_STORE ? "the token store cannot be read"
-						   : "permission denied: invalid or expired token");
+		                 s == KW_ERR_STORE ? "the token store cannot be read"
+		                                   : "permission denied: invalid or expired token");
 	memcpy(id->method, "token", sizeof("token"));
 	memcpy(id->accessor, rec.accessor, sizeof(id->accessor));
 	memcpy(id->display_name, rec.display_name, sizeof(id->display_name));
@@ -253,9 +254,9 @@ static int child_policies(struct kreq *r, struct kw_buf *out)
 			return kreq_fail(r, KW_ERR_INVALID, "a policy name is malformed");
 		if (!r->id.root && strcmp(p, "default") != 0 && !policy_listed(r->id.policies, p))
 			return kreq_fail(r, KW_ERR_DENIED,
-					 "cannot grant policy '%.128s', which the calling token "
-					 "does not have",
-					 p);
+			                 "cannot grant policy '%.128s', which the calling token "
+			                 "does not have",
+			                 p);
 		if (list_add(out, p) != 0)
 			return kreq_fail(r, KW_ERR_NOMEM, "out of memory");
 		any = true;
@@ -263,7 +264,8 @@ static int child_policies(struct kreq *r, struct kw_buf *out)
 	if (!any) {
 		if ((inherit = kw_strdup(r->id.policies)) == NULL)
 			return kreq_fail(r, KW_ERR_NOMEM, "out of memory");
-		for (char *p = strtok_r(inherit, ",", &save); p && s == 0; p = strtok_r(NULL, ",", &save))
+		for (char *p = strtok_r(inherit, ",", &save); p && s == 0;
+		     p = strtok_r(NULL, ",", &save))
 			s = list_add(out, p);
 		free(inherit);
 	}
@@ -297,7 +299,7 @@ int keeper_answer_token_create(struct kreq *r)
 		ttl = r->id.expires - now;
 	snprintf(display, sizeof(display), "token%s%.100s", *dn ? "-" : "", dn);
 	if ((s = keeper_token_issue(r->k, NULL, display, (const char *)pol.data, ttl, token,
-				    sizeof(token), &rec)) != 0) {
+	                            sizeof(token), &rec)) != 0) {
 		s = kreq_fail(r, s, "cannot store the new token");
 		goto out;
 	}
@@ -367,7 +369,7 @@ static int target_find(struct kreq *r, struct kw_store_token *out)
 	}
 	if (s != 0)
 		return kreq_fail(r, s == KW_ERR_STORE ? s : KW_ERR_NOT_FOUND,
-				 "no such token (it may have expired)");
+		                 "no such token (it may have expired)");
 	return 0;
 }
 

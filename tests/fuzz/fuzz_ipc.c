@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (kw_ipc_decode(m, data, size) == 0) {
 		kw_ipc_msg_init(again, m->type);
 		for (size_t i = 0; i < m->nfields; i++)
-			if (kw_ipc_put(again, m->fields[i].tag, m->fields[i].val, m->fields[i].len) != 0)
+			if (kw_ipc_put(again, m->fields[i].tag, m->fields[i].val,
+			               m->fields[i].len) != 0)
 				abort();
 		kw_store_u32(again->buf.data, (uint32_t)(again->buf.len - KW_IPC_HEADER_BYTES));
 		kw_store_u16(again->buf.data + 6, m->flags);
@@ -38,7 +39,7 @@ size_t fuzz_seeds(uint8_t ***out, size_t **lens)
 {
 	static const uint16_t types[] = {
 #define SEED_TYPE(name, id, str) id,
-		KW_MSG_LIST(SEED_TYPE)
+	    KW_MSG_LIST(SEED_TYPE)
 #undef SEED_TYPE
 	};
 	size_t n = KW_ARRAY_LEN(types);

@@ -180,11 +180,11 @@ static void tables_are_named(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(roundtrip_over_socketpair),
-		cmocka_unit_test(reply_carries_status_and_detail),
-		cmocka_unit_test(malformed_frames_rejected),
-		cmocka_unit_test(oversize_put_refused),
-		cmocka_unit_test(tables_are_named),
+	    cmocka_unit_test(roundtrip_over_socketpair),
+	    cmocka_unit_test(reply_carries_status_and_detail),
+	    cmocka_unit_test(malformed_frames_rejected),
+	    cmocka_unit_test(oversize_put_refused),
+	    cmocka_unit_test(tables_are_named),
 	};
 	return cmocka_run_group_tests_name("/ipc", tests, NULL, NULL);
 }
