@@ -18,9 +18,16 @@ int kw_secure_heap_init(size_t bytes)
 	/* minsize 32: small allocations (AES keys) don't waste a page each. */
 	if (CRYPTO_secure_malloc_initialized())
 		return 0;
-	if (CRYPTO_secure_malloc_init(bytes, 32) == 0)
+	switch (CRYPTO_secure_malloc_init(bytes, 32)) {
+	case 0:
 		return KW_ERR_NOMEM;
-	return 0;
+	case 2:
+		/* Usable, but pages may be swapped or dumped: say so. */
+		kw_warn("secure heap: could not lock or protect its memory; raise RLIMIT_MEMLOCK");
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 bool kw_secure_heap_active(void)

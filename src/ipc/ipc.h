@@ -33,6 +33,9 @@
 #define KW_IPC_FRAME_MAX    (40u * 1024 * 1024) /* above the largest body limit (32 MiB) */
 #define KW_IPC_FIELDS_MAX   1024
 #define KW_IPC_F_REPLY      0x0001
+/* SALT_LEN (RSA-PSS): absent = "auto" (sign: hash length; verify: any
+ * length), KW_SALT_LEN_HASH = the hash length, else a byte count. */
+#define KW_SALT_LEN_HASH UINT32_MAX
 
 /*
  * Message types: id, name. Ids are explicit and never renumbered; a reply

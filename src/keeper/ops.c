@@ -269,7 +269,9 @@ static int sign_params(struct kreq *r, const struct keeper_key *kk, struct kw_si
 	else
 		return kreq_fail(r, KW_ERR_UNSUPPORTED, "marshaling_algorithm must be asn1 or jws");
 	if (kw_ipc_get_u32(r->msg, KW_T_SALT_LEN, &salt) == 0) {
-		if (salt > KW_SIG_MAX_BYTES)
+		if (salt == KW_SALT_LEN_HASH)
+			salt = (uint32_t)kw_hash_size(p->hash);
+		else if (salt > KW_SIG_MAX_BYTES)
 			return kreq_fail(r, KW_ERR_INVALID, "salt_length is too large");
 		p->salt_len = (int)salt;
 	}

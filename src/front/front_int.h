@@ -1,0 +1,334 @@
+/*
+ * front_int.h: what the front's files share, and the pure helpers the unit
+ * tests drive directly (address parsing, route matching, vault-text parsing,
+ * JSON field extraction, the error -> HTTP status table, the body limit,
+ * request ids).
+ *
+ * A request is one struct kw_req, built by http.c on an MHD worker thread,
+ * routed by route.c to a handler (sys.c, keys.c, transit.c, token.c) that
+ * turns JSON into one or more keeper IPC calls (request.c) and the replies
+ * into JSON (reply.c). A handler returns 0 with a response, or a negative
+ * KW_ERR_* with an optional sentence in r->fail; route.c turns the latter
+ * into {"errors":[...],"code":...} with the status from kw_http_status().
+ *
+ * Secrets: plaintexts, data keys, exported keys, unseal shares and tokens
+ * pass through here. Decoded bytes live in struct kw_bytes (wiped on purge),
+ * and jansson allocates through kw_json_wipe_init()'s allocator, which wipes
+ * every block it frees. Messages in r->fail name fields and ids, never values.
+ */
+#ifndef KW_FRONT_INT_H
+#define KW_FRONT_INT_H
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <jansson.h>
+
+#include "../ipc/ipc.h"
+#include "front.h"
+
+#define KW_FRONT_VERSION        "keyward-0.1.0"
+#define KW_FRONT_CLUSTER        "keyward"
+#define KW_UUID_BYTES           37 /* 36 characters and a NUL */
+#define KW_REMOTE_BYTES         64 /* an IPv6 address text, or "unix" */
+#define KW_DETAIL_BYTES         256
+#define KW_NAME_MAX             128 /* key and policy names */
+#define KW_ROUTE_ARGS_MAX       4   /* ":x" segments in one pattern */
+#define KW_RANDOM_BYTES_MAX     131072
+#define KW_RANDOM_BYTES_DEFAULT 32
+#define KW_POLICIES_MAX         256 /* per token: stays far below KW_IPC_FIELDS_MAX */
+#define KW_TIMEOUT_DEFAULT      60  /* seconds, when the config says 0 */
+#define KW_PEM_MAX              (1u * 1024 * 1024)
+
+/* ---- errors with a sentence (request.c) ---- */
+
+struct kw_fail {
+	int err;                   /* which error msg belongs to */
+	char msg[KW_DETAIL_BYTES]; /* "" = use kw_err_str(err) */
+};
+/* Record err with a sentence naming fields or ids only; returns err. */
+int kw_fail_set(struct kw_fail *f, int err, const char *fmt, ...) KW_PRINTF(3, 4);
+void kw_fail_clear(struct kw_fail *f);
+/* The sentence for err: ours if it was recorded for err, else the table's. */
+const char *kw_fail_text(const struct kw_fail *f, int err);
+
+/* ---- HTTP methods and routes (route.c) ---- */
+
+enum kw_method {
+	KW_M_GET = 1 << 0,
+	KW_M_HEAD = 1 << 1, /* served wherever GET is */
+	KW_M_POST = 1 << 2, /* PUT is the same thing, as in Vault */
+	KW_M_DELETE = 1 << 3,
+	KW_M_LIST = 1 << 4, /* Vault's LIST verb, or GET with ?list=true */
+};
+/* "GET", "PUT"... to one KW_M_* bit; list_query turns GET into LIST.
+ * KW_ERR_UNSUPPORTED for any other method. */
+int kw_method_parse(const char *method, bool list_query, unsigned *out) KW_MUST_CHECK;
+/* "GET, HEAD, POST" for an Allow header. */
+void kw_method_names(unsigned mask, char *buf, size_t buflen);
+
+struct kw_req;
+struct kw_resp;
+typedef int (*kw_handler)(struct kw_req *r, struct kw_resp *out);
+
+struct kw_route {
+	unsigned methods;    /* KW_M_* mask */
+	const char *pattern; /* after "/v1/"; ":x" matches one segment */
+	kw_handler fn;
+};
+
+struct kw_route_args {
+	char *buf;                        /* the path, split at '/' */
+	const char *v[KW_ROUTE_ARGS_MAX]; /* ":x" segments, in order */
+	bool is_name[KW_ROUTE_ARGS_MAX];  /* pattern said ":name" */
+	size_t n;
+};
+void kw_route_args_cleanup(struct kw_route_args *a);
+
+/*
+ * Find the route for method and path (no "/v1/" prefix, no query). 0 with
+ * *route and *args filled; KW_ERR_NOT_FOUND if no pattern matches the path;
+ * KW_ERR_UNSUPPORTED if some pattern matches but not with this method (then
+ * *allowed is the mask that would). args must be cleaned up on success.
+ */
+int kw_route_find(unsigned method, const char *path, const struct kw_route **route,
+                  struct kw_route_args *args, unsigned *allowed) KW_MUST_CHECK;
+const struct kw_route *kw_routes(size_t *n); /* the whole table, for tests */
+
+/* ---- responses (reply.c) ---- */
+
+struct kw_resp {
+	unsigned status; /* HTTP status */
+	json_t *json;    /* owned; NULL = no body */
+	char allow[64];  /* Allow header for 405, "" otherwise */
+};
+void kw_resp_cleanup(struct kw_resp *out);
+/* The one table from KW_ERR_* to HTTP status. */
+unsigned kw_http_status(int err);
+/* {"errors":[text],"code":code}; NULL without memory. */
+json_t *kw_error_json(const char *text, const char *code);
+/* Vault's envelope around data (stolen; NULL reads as out of memory). */
+int kw_resp_data(const struct kw_req *r, struct kw_resp *out, json_t *data) KW_MUST_CHECK;
+/* Vault's envelope with "data": null and an "auth" block (stolen). */
+int kw_resp_auth(const struct kw_req *r, struct kw_resp *out, json_t *auth) KW_MUST_CHECK;
+/* A bare JSON body (stolen) with this status. */
+int kw_resp_json(struct kw_resp *out, unsigned status, json_t *body) KW_MUST_CHECK;
+void kw_resp_empty(struct kw_resp *out); /* 204 */
+/* An error response for err with r's sentence. */
+int kw_resp_error(struct kw_resp *out, int err, const struct kw_fail *f) KW_MUST_CHECK;
+/* A LIST answer: {"data":{"keys":[...]}} or Vault's 404 {"errors":[]}. */
+int kw_resp_list(const struct kw_req *r, struct kw_resp *out, json_t *keys) KW_MUST_CHECK;
+/* json_object_set_new that reports failure as KW_ERR_NOMEM. */
+int kw_jset(json_t *o, const char *key, json_t *v) KW_MUST_CHECK;
+/* Route jansson through an allocator that wipes what it frees. Call once,
+ * before any thread uses jansson. */
+void kw_json_wipe_init(void);
+/* Serialise compactly; free with kw_json_text_free (wipes). */
+char *kw_json_text(const json_t *j, size_t *len);
+void kw_json_text_free(void *p);
+
+/* ---- input parsing (parse.c) ---- */
+
+struct kw_opt_u64 {
+	bool set;
+	uint64_t v;
+};
+struct kw_opt_bool {
+	bool set;
+	bool v;
+};
+/* Decoded bytes that may be secret: purge wipes and frees. */
+struct kw_bytes {
+	bool set;
+	uint8_t *p;
+	size_t len;
+};
+void kw_bytes_purge(struct kw_bytes *b);
+
+/* The request body: {} when empty; KW_ERR_INVALID unless a JSON object. */
+int kw_body_json(const uint8_t *p, size_t n, json_t **out, struct kw_fail *f) KW_MUST_CHECK;
+
+/*
+ * Field getters. Absent and JSON null both mean "not given" (clients such
+ * as hvac send null for unset options). A wrong type is KW_ERR_INVALID with
+ * a sentence naming the field, never echoing its value. Integers and
+ * booleans may also arrive as strings ("3", "true"), as Vault accepts.
+ */
+int kw_jfield_str(const json_t *o, const char *key, bool required, const char **out,
+                  struct kw_fail *f) KW_MUST_CHECK;
+int kw_jfield_u64(const json_t *o, const char *key, uint64_t max, struct kw_opt_u64 *out,
+                  struct kw_fail *f) KW_MUST_CHECK;
+int kw_jfield_bool(const json_t *o, const char *key, struct kw_opt_bool *out,
+                   struct kw_fail *f) KW_MUST_CHECK;
+/* Standard base64 text to bytes; KW_ERR_BASE64 naming the field. */
+int kw_jfield_b64(const json_t *o, const char *key, bool required, struct kw_bytes *out,
+                  struct kw_fail *f) KW_MUST_CHECK;
+/* Seconds: an integer or a Vault duration string ("1h", "768h"). */
+int kw_jfield_duration(const json_t *o, const char *key, struct kw_opt_u64 *out,
+                       struct kw_fail *f) KW_MUST_CHECK;
+
+/* 1..KW_NAME_MAX characters of [A-Za-z0-9._-]. */
+bool kw_name_valid(const char *s);
+/* A decimal integer in [min, max], nothing else. */
+int kw_uint_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out) KW_MUST_CHECK;
+
+/*
+ * Vault's text form of ciphertexts, signatures and MACs: "vault:v<N>:" and
+ * standard base64, or base64url without padding when url (ECDSA signatures
+ * marshalled as JWS). Parsing: KW_ERR_INVALID for a bad prefix or version
+ * (N is 1..UINT32_MAX, no leading zero), KW_ERR_BASE64 for the rest. *raw
+ * is malloc'd; wipe before free.
+ */
+int kw_vault_text_parse(const char *s, bool url, uint32_t *version,
+                        struct kw_bytes *raw) KW_MUST_CHECK;
+int kw_vault_text_format(uint32_t version, const uint8_t *raw, size_t len, bool url,
+                         char **out) KW_MUST_CHECK;
+/* An unseal key share as hex (tried first, as Vault does) or base64. */
+int kw_share_decode(const char *s, struct kw_bytes *out) KW_MUST_CHECK;
+
+/* ---- listeners (http.c) ---- */
+
+struct kw_addr {
+	int family; /* AF_INET, AF_INET6 or AF_UNIX */
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	uint16_t port; /* 0 for unix sockets (and "pick one" for TCP) */
+	bool loopback; /* 127/8, ::1 or a unix socket: plain HTTP allowed */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+/* "127.0.0.1:8200", "[::1]:8200", "localhost:8200", "unix:/run/kw.sock". */
+int kw_addr_parse(const char *s, struct kw_addr *out) KW_MUST_CHECK;
+
+/* Request body accumulation, bounded by max: never buffers past it. */
+struct kw_body {
+	struct kw_buf buf;
+	size_t max;
+	bool too_large;
+};
+void kw_body_init(struct kw_body *b, size_t max);
+void kw_body_cleanup(struct kw_body *b);
+/* Check a Content-Length header (NULL = none) against max before reading. */
+int kw_body_expect(const char *content_length, size_t max) KW_MUST_CHECK;
+/* Append a chunk; past max, drop everything and return KW_ERR_TOO_LARGE. */
+int kw_body_append(struct kw_body *b, const void *p, size_t n) KW_MUST_CHECK;
+
+/* ---- keeper channels (chanpool.c) ---- */
+
+struct kw_chanpool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int *fds; /* stack of idle channels */
+	size_t n, cap;
+	bool failed; /* a channel broke: the front is stopping */
+};
+int kw_chanpool_init(struct kw_chanpool *p, const int *fds, size_t n) KW_MUST_CHECK;
+void kw_chanpool_cleanup(struct kw_chanpool *p);
+/* Borrow a channel, waiting for one; KW_ERR_UNAVAILABLE once failed. */
+int kw_chanpool_get(struct kw_chanpool *p, int *fd) KW_MUST_CHECK;
+void kw_chanpool_put(struct kw_chanpool *p, int fd);
+/* Mark failed and wake waiters; true only for the first caller. */
+bool kw_chanpool_fail(struct kw_chanpool *p);
+
+/* ---- a request (request.c) ---- */
+
+struct kw_front; /* http.c: listeners, the pool, the stop signal */
+
+struct kw_req {
+	struct kw_front *front;       /* NULL in unit tests */
+	struct kw_chanpool *pool;     /* keeper channels; NULL: none */
+	void *conn;                   /* struct MHD_Connection, for query args */
+	unsigned method;              /* one KW_M_* bit */
+	const char *path;             /* after "/v1/" */
+	const struct kw_route *route; /* set once matched */
+	struct kw_route_args args;    /* ":x" segments of the matched route */
+	json_t *body;                 /* the JSON object; {} when empty */
+	const char *token;            /* caller's token or NULL; never logged */
+	char id[KW_UUID_BYTES];       /* request id, sent to the keeper */
+	char remote[KW_REMOTE_BYTES];
+	uint32_t port;    /* listener port, 0 for unix sockets */
+	int chan;         /* borrowed keeper channel, -1 if none */
+	bool chan_broken; /* do not return chan to the pool */
+	struct kw_fail fail;
+};
+
+/* A random UUID v4 in lowercase text. */
+int kw_uuid_v4(char out[KW_UUID_BYTES]) KW_MUST_CHECK;
+void kw_req_init(struct kw_req *r, struct kw_front *front, struct kw_chanpool *pool);
+void kw_req_cleanup(struct kw_req *r); /* returns the channel */
+/* An empty message that kw_ipc_msg_cleanup accepts: every handler zeroes
+ * its messages first so one out: label can clean up whatever happened. */
+static inline void kw_msg_zero(struct kw_ipc_msg *m)
+{
+	kw_buf_init(&m->buf);
+	m->nfields = 0;
+}
+/* A query parameter, or NULL. */
+const char *kw_req_query(const struct kw_req *r, const char *key);
+/* Start an IPC request carrying REQ_ID, TOKEN, REMOTE_ADDR, LISTENER_PORT. */
+int kw_req_msg(struct kw_req *r, struct kw_ipc_msg *m, uint16_t type) KW_MUST_CHECK;
+/*
+ * Send req to the keeper and wait. 0 when the keeper answered status 0;
+ * the keeper's KW_ERR_* (its ERROR_DETAIL in r->fail) otherwise. A broken
+ * channel stops the front and reads as KW_ERR_UNAVAILABLE. reply must be
+ * cleaned up whatever the result.
+ */
+int kw_req_call(struct kw_req *r, struct kw_ipc_msg *req, struct kw_ipc_msg *reply) KW_MUST_CHECK;
+
+/* http.c: stop the front after a keeper channel broke. */
+void kw_front_fatal(struct kw_front *front);
+
+/* Route, parse and run one request; always fills out. */
+void kw_dispatch(struct kw_req *r, const struct kw_body *body, struct kw_resp *out);
+
+/* ---- handlers: sys.c ---- */
+int kw_h_health(struct kw_req *r, struct kw_resp *out);
+int kw_h_seal_status(struct kw_req *r, struct kw_resp *out);
+int kw_h_init_get(struct kw_req *r, struct kw_resp *out);
+int kw_h_init_put(struct kw_req *r, struct kw_resp *out);
+int kw_h_unseal(struct kw_req *r, struct kw_resp *out);
+int kw_h_seal(struct kw_req *r, struct kw_resp *out);
+int kw_h_policy_list(struct kw_req *r, struct kw_resp *out);
+int kw_h_policy_get(struct kw_req *r, struct kw_resp *out);
+int kw_h_policy_put(struct kw_req *r, struct kw_resp *out);
+int kw_h_policy_delete(struct kw_req *r, struct kw_resp *out);
+int kw_h_legacy_policy_list(struct kw_req *r, struct kw_resp *out);
+int kw_h_legacy_policy_get(struct kw_req *r, struct kw_resp *out);
+
+/* ---- handlers: keys.c ---- */
+int kw_h_key_list(struct kw_req *r, struct kw_resp *out);
+int kw_h_key_create(struct kw_req *r, struct kw_resp *out);
+int kw_h_key_read(struct kw_req *r, struct kw_resp *out);
+int kw_h_key_delete(struct kw_req *r, struct kw_resp *out);
+int kw_h_key_config(struct kw_req *r, struct kw_resp *out);
+int kw_h_key_rotate(struct kw_req *r, struct kw_resp *out);
+int kw_h_key_export(struct kw_req *r, struct kw_resp *out);
+/* Key-type facts Vault reports; NULL for an unknown type name. */
+struct kw_key_type {
+	const char *name;       /* "ecdsa-p256" */
+	const char *curve_name; /* per-version "name" in a key read, NULL if symmetric */
+	bool encrypt, sign;
+};
+const struct kw_key_type *kw_key_type_find(const char *name);
+
+/* ---- handlers: transit.c ---- */
+int kw_h_encrypt(struct kw_req *r, struct kw_resp *out);
+int kw_h_decrypt(struct kw_req *r, struct kw_resp *out);
+int kw_h_rewrap(struct kw_req *r, struct kw_resp *out);
+int kw_h_datakey(struct kw_req *r, struct kw_resp *out);
+int kw_h_sign(struct kw_req *r, struct kw_resp *out);
+int kw_h_verify(struct kw_req *r, struct kw_resp *out);
+int kw_h_hmac(struct kw_req *r, struct kw_resp *out);
+int kw_h_random(struct kw_req *r, struct kw_resp *out);
+int kw_h_hash(struct kw_req *r, struct kw_resp *out);
+
+/* ---- handlers: token.c ---- */
+int kw_h_token_create(struct kw_req *r, struct kw_resp *out);
+int kw_h_token_lookup_self(struct kw_req *r, struct kw_resp *out);
+int kw_h_token_lookup(struct kw_req *r, struct kw_resp *out);
+int kw_h_token_lookup_accessor(struct kw_req *r, struct kw_resp *out);
+int kw_h_token_revoke(struct kw_req *r, struct kw_resp *out);
+int kw_h_token_revoke_accessor(struct kw_req *r, struct kw_resp *out);
+int kw_h_token_revoke_self(struct kw_req *r, struct kw_resp *out);
+
+#endif

@@ -1,0 +1,780 @@
+/*
+ * http.c: the front's server — listener addresses and sockets, one
+ * libmicrohttpd daemon per listener (thread pool, epoll, optional TLS),
+ * body accumulation, and kw_front_run's wait for a stop.
+ *
+ * Stopping: SIGTERM/SIGINT are blocked before any MHD thread starts (so
+ * workers inherit the mask) and read through a signalfd; a worker whose
+ * keeper channel broke writes an eventfd. The main thread polls both and
+ * then stops the daemons, which joins the workers.
+ *
+ * Plain HTTP is refused on anything but loopback and unix sockets: tokens
+ * and plaintexts cross this socket.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "front_int.h"
+
+/* TLS 1.2 and 1.3 only; GnuTLS's NORMAL set otherwise. */
+#define KW_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define KW_LISTEN_BACKLOG 128
+#define KW_SOCKET_MODE    0660
+
+struct kw_listener {
+	struct kw_front *front;
+	const char *address; /* the config text, for messages */
+	struct kw_addr addr;
+	struct MHD_Daemon *daemon;
+	uint32_t port;
+	char *cert; /* PEM, NUL-terminated; MHD reads them at start */
+	char *key;  /* secret: kw_secure_alloc'd */
+	size_t key_size;
+	bool unlink_on_stop;
+};
+
+struct kw_front {
+	const struct kw_front_conf *conf;
+	struct kw_listener l[KW_LISTENERS_MAX];
+	size_t body_max;
+	unsigned threads; /* per listener */
+	struct kw_chanpool pool;
+	int stop_fd; /* eventfd written by kw_front_fatal */
+};
+
+/* One request's upload state, from its first callback to completion. */
+struct conn_state {
+	struct kw_body body;
+};
+
+void kw_front_fatal(struct kw_front *front)
+{
+	uint64_t one = 1;
+
+	if (write(front->stop_fd, &one, sizeof(one)) < 0)
+		kw_error("cannot signal the stop: %s", strerror(errno));
+}
+
+/* ---- addresses ---- */
+
+static bool v4_loopback(const struct in_addr *a)
+{
+	return (ntohl(a->s_addr) >> 24) == 127;
+}
+
+static int addr_unix(const char *path, struct kw_addr *a)
+{
+	struct sockaddr_un *su = (struct sockaddr_un *)&a->ss;
+
+	if (path[0] != '/' || kw_strlcpy(a->path, path, sizeof(a->path)) != 0)
+		return KW_ERR_CONFIG;
+	a->family = AF_UNIX;
+	su->sun_family = AF_UNIX;
+	memcpy(su->sun_path, a->path, strlen(a->path) + 1);
+	a->sslen = (socklen_t)sizeof(*su);
+	a->loopback = true;
+	return 0;
+}
+
+static int addr_ip(const char *host, bool bracketed, uint16_t port, struct kw_addr *a)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+
+	if (bracketed) {
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return KW_ERR_CONFIG;
+		a->family = AF_INET6;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		a->sslen = (socklen_t)sizeof(*s6);
+		a->loopback =
+		    IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && s6->sin6_addr.s6_addr[12] == 127);
+	} else {
+		/* "localhost" only: other names would need DNS at start-up. */
+		if (strcmp(host, "localhost") == 0)
+			host = "127.0.0.1";
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return KW_ERR_CONFIG;
+		a->family = AF_INET;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		a->sslen = (socklen_t)sizeof(*s4);
+		a->loopback = v4_loopback(&s4->sin_addr);
+	}
+	a->port = port;
+	return 0;
+}
+
+int kw_addr_parse(const char *s, struct kw_addr *out)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *hs = s;
+	bool bracketed = false;
+	struct kw_addr a;
+	uint64_t port;
+	size_t hlen;
+	int err;
+
+	memset(&a, 0, sizeof(a));
+	if (strncmp(s, "unix:", 5) == 0) {
+		if ((err = addr_unix(s + 5, &a)) != 0)
+			return err;
+		*out = a;
+		return 0;
+	}
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return KW_ERR_CONFIG;
+		hs = s + 1;
+		colon = close + 1;
+		hlen = (size_t)(close - hs);
+		bracketed = true;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return KW_ERR_CONFIG;
+		hlen = (size_t)(colon - s);
+		/* An IPv6 address needs its brackets, or the port is ambiguous. */
+		if (memchr(s, ':', hlen) != NULL)
+			return KW_ERR_CONFIG;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return KW_ERR_CONFIG;
+	memcpy(host, hs, hlen);
+	host[hlen] = '\0';
+	if (kw_uint_parse(colon + 1, 0, 65535, &port) != 0)
+		return KW_ERR_CONFIG;
+	if ((err = addr_ip(host, bracketed, (uint16_t)port, &a)) != 0)
+		return err;
+	*out = a;
+	return 0;
+}
+
+/* ---- request bodies ---- */
+
+void kw_body_init(struct kw_body *b, size_t max)
+{
+	kw_buf_init(&b->buf);
+	b->max = max;
+	b->too_large = false;
+}
+
+void kw_body_cleanup(struct kw_body *b)
+{
+	kw_buf_cleanup(&b->buf);
+}
+
+int kw_body_expect(const char *content_length, size_t max)
+{
+	uint64_t n;
+
+	if (content_length == NULL)
+		return 0;
+	if (kw_uint_parse(content_length, 0, UINT64_MAX, &n) != 0)
+		return KW_ERR_INVALID;
+	return n > max ? KW_ERR_TOO_LARGE : 0;
+}
+
+int kw_body_append(struct kw_body *b, const void *p, size_t n)
+{
+	if (!b->too_large && n > b->max - b->buf.len) {
+		/* What we hold is useless now: wipe it rather than keep it. */
+		b->too_large = true;
+		kw_buf_cleanup(&b->buf);
+	}
+	if (b->too_large)
+		return KW_ERR_TOO_LARGE;
+	return kw_buf_append(&b->buf, p, n);
+}
+
+/* ---- answering ---- */
+
+static const char nomem_body[] = "{\"errors\":[\"out of memory\"],\"code\":\"out_of_memory\"}";
+
+static enum MHD_Result queue_static(struct MHD_Connection *c, unsigned status, const char *text)
+{
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+
+	mr = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	if (mr == NULL)
+		return MHD_NO;
+	MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	ret = MHD_queue_response(c, status, mr);
+	MHD_destroy_response(mr);
+	return ret;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, const struct kw_resp *resp)
+{
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+
+	if (resp->json != NULL) {
+		size_t len;
+		char *text = kw_json_text(resp->json, &len);
+
+		if (text == NULL)
+			return queue_static(c, 500, nomem_body);
+		/* The body may hold plaintext or keys: wiped when MHD is done. */
+		mr = MHD_create_response_from_buffer_with_free_callback(len, text,
+		                                                        kw_json_text_free);
+		if (mr == NULL) {
+			kw_json_text_free(text);
+			return MHD_NO;
+		}
+		/* Exactly this value: hvac reads error bodies only if it matches. */
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	} else {
+		mr = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		if (mr == NULL)
+			return MHD_NO;
+	}
+	MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (resp->allow[0] != '\0')
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
+	ret = MHD_queue_response(c, resp->status, mr);
+	MHD_destroy_response(mr);
+	return ret;
+}
+
+static enum MHD_Result queue_error(struct MHD_Connection *c, int err)
+{
+	struct kw_resp resp = {0};
+	enum MHD_Result ret;
+
+	if (kw_resp_error(&resp, err, NULL) != 0)
+		return queue_static(c, 500, nomem_body);
+	ret = queue(c, &resp);
+	kw_resp_cleanup(&resp);
+	return ret;
+}
+
+/* A refusal made before routing, with a front-only code. */
+static enum MHD_Result queue_refusal(struct MHD_Connection *c, unsigned status, const char *text,
+                                     const char *code)
+{
+	struct kw_resp resp = {.status = status};
+	enum MHD_Result ret;
+
+	if ((resp.json = kw_error_json(text, code)) == NULL)
+		return queue_static(c, 500, nomem_body);
+	ret = queue(c, &resp);
+	kw_resp_cleanup(&resp);
+	return ret;
+}
+
+/* ---- one request ---- */
+
+static void remote_text(struct MHD_Connection *c, const struct kw_listener *l, char *out)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	snprintf(out, KW_REMOTE_BYTES, "unix");
+	if (l->addr.family == AF_UNIX)
+		return;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+		          KW_REMOTE_BYTES);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		          KW_REMOTE_BYTES);
+}
+
+/* X-Vault-Token wins; "Authorization: Bearer <t>" otherwise. */
+static const char *token_of(struct MHD_Connection *c)
+{
+	const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Vault-Token");
+
+	if (t != NULL && t[0] != '\0')
+		return t;
+	t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (t == NULL || strncasecmp(t, "Bearer ", 7) != 0)
+		return NULL;
+	t += 7;
+	while (*t == ' ')
+		t++;
+	return t[0] != '\0' ? t : NULL;
+}
+
+static bool list_query(struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "list");
+
+	return v != NULL && strcmp(v, "true") == 0;
+}
+
+static enum MHD_Result serve(struct kw_listener *l, struct MHD_Connection *c, const char *url,
+                             const char *method, struct conn_state *st)
+{
+	struct kw_resp resp = {0};
+	enum MHD_Result ret;
+	struct kw_req r;
+	char *path = NULL;
+	size_t n;
+
+	kw_req_init(&r, l->front, &l->front->pool);
+	r.conn = c;
+	r.port = l->port;
+	remote_text(c, l, r.remote);
+	r.token = token_of(c);
+	if (kw_uuid_v4(r.id) != 0) {
+		ret = queue_error(c, KW_ERR_CRYPTO);
+		goto out;
+	}
+	if (kw_method_parse(method, list_query(c), &r.method) != 0) {
+		ret = queue_refusal(c, 405, "that HTTP method is not supported",
+		                    "method_not_allowed");
+		goto out;
+	}
+	if (strncmp(url, "/v1/", 4) != 0) {
+		ret = queue_refusal(c, 404, "unsupported path: keyward serves /v1/ only",
+		                    "unsupported_path");
+		goto out;
+	}
+	if ((path = strdup(url + 4)) == NULL) {
+		ret = queue_static(c, 500, nomem_body);
+		goto out;
+	}
+	/* Vault's CLI lists with a trailing slash ("transit/keys/"). */
+	n = strlen(path);
+	if (n > 0 && path[n - 1] == '/')
+		path[n - 1] = '\0';
+	r.path = path;
+	kw_dispatch(&r, &st->body, &resp);
+	ret = resp.json || resp.status == 204 ? queue(c, &resp) : queue_static(c, 500, nomem_body);
+	/* The route's pattern, never the path: a path is client text and
+	 * could carry a secret (a token pasted into a URL). */
+	kw_debug("%.16s %s -> %u (request %s)", method, r.route ? r.route->pattern : "(no route)",
+	         resp.status, r.id);
+out:
+	kw_resp_cleanup(&resp);
+	kw_req_cleanup(&r);
+	free(path);
+	return ret;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+	struct kw_listener *l = cls;
+	struct conn_state *st = *con_cls;
+	int err;
+
+	if (st == NULL) {
+		st = calloc(1, sizeof(*st));
+		if (st == NULL)
+			return MHD_NO;
+		kw_body_init(&st->body, l->front->body_max);
+		*con_cls = st;
+		/* Refuse before reading a byte; MHD then closes the connection
+		 * instead of draining the body. */
+		err = kw_body_expect(
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
+		    st->body.max);
+		return err != 0 ? queue_error(c, err) : MHD_YES;
+	}
+	if (*upload_size > 0) {
+		/* Past the limit the rest is dropped unread into any buffer; the
+		 * 413 goes out once the client has finished sending. */
+		err = kw_body_append(&st->body, upload, *upload_size);
+		*upload_size = 0;
+		return err == 0 || err == KW_ERR_TOO_LARGE ? MHD_YES : MHD_NO;
+	}
+	return serve(l, c, url, method, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct conn_state *st = *con_cls;
+
+	if (st == NULL)
+		return;
+	kw_body_cleanup(&st->body);
+	free(st);
+	*con_cls = NULL;
+}
+
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	kw_warn("libmicrohttpd: %s", line);
+}
+
+/* ---- listeners ---- */
+
+static int pem_read(const char *path, bool secret, char **out, size_t *size)
+{
+	struct stat st;
+	size_t got = 0, cap;
+	char *p = NULL;
+	int fd, err = KW_ERR_CONFIG;
+
+	/* No stdio: the key file is a secret and FILE buffers are not wiped. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > KW_PEM_MAX)
+		goto out;
+	cap = (size_t)st.st_size + 1;
+	p = secret ? kw_secure_alloc(cap) : calloc(1, cap);
+	if (p == NULL) {
+		err = KW_ERR_NOMEM;
+		goto out;
+	}
+	while (got < cap - 1) {
+		ssize_t r = read(fd, p + got, cap - 1 - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got != cap - 1)
+		goto out;
+	p[got] = '\0';
+	*out = p;
+	*size = cap;
+	p = NULL;
+	err = 0;
+out:
+	if (p != NULL) {
+		if (secret)
+			kw_secure_free(p, cap);
+		else
+			free(p);
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* A socket file left by a previous run is removed; a live one is not. */
+static int unix_clear(const char *path, const struct kw_addr *a)
+{
+	struct stat st;
+	int fd, live;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : KW_ERR_IO;
+	if (!S_ISSOCK(st.st_mode))
+		return KW_ERR_CONFIG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return KW_ERR_IO;
+	live = connect(fd, (const struct sockaddr *)&a->ss, a->sslen) == 0;
+	close(fd);
+	if (live)
+		return KW_ERR_IO;
+	return unlink(path) == 0 ? 0 : KW_ERR_IO;
+}
+
+static int socket_bind(struct kw_listener *l, int fd)
+{
+	const struct kw_addr *a = &l->addr;
+	int one = 1, r;
+
+	if (a->family == AF_UNIX) {
+		/* umask, not chmod after bind: no moment with wider access. */
+		mode_t old = umask(0777 & ~KW_SOCKET_MODE);
+
+		r = bind(fd, (const struct sockaddr *)&a->ss, a->sslen);
+		umask(old);
+		if (r == 0)
+			l->unlink_on_stop = true;
+		return r;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+		return -1;
+	if (a->family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
+		return -1;
+	return bind(fd, (const struct sockaddr *)&a->ss, a->sslen);
+}
+
+static int listen_socket(struct kw_listener *l, int *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd, err;
+
+	if (l->addr.family == AF_UNIX && (err = unix_clear(l->addr.path, &l->addr)) != 0) {
+		kw_error("listener %s: the socket file exists and is %s", l->address,
+		         err == KW_ERR_CONFIG ? "not a socket" : "in use or cannot be removed");
+		return err;
+	}
+	/* Non-blocking: the pool's threads race to accept on it. */
+	fd = socket(l->addr.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || socket_bind(l, fd) != 0 || listen(fd, KW_LISTEN_BACKLOG) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		kw_error("listener %s: cannot listen: %s", l->address, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return KW_ERR_IO;
+	}
+	if (ss.ss_family == AF_INET)
+		l->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else if (ss.ss_family == AF_INET6)
+		l->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	*out = fd;
+	return 0;
+}
+
+static int listener_tls_load(struct kw_listener *l, const struct kw_listener_conf *lc)
+{
+	size_t cert_size;
+	int err;
+
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		kw_error("listener %s: this libmicrohttpd has no TLS support", l->address);
+		return KW_ERR_UNSUPPORTED;
+	}
+	if ((err = pem_read(lc->tls_cert_file, false, &l->cert, &cert_size)) != 0) {
+		kw_error("listener %s: cannot read tls_cert_file %s", l->address,
+		         lc->tls_cert_file);
+		return err;
+	}
+	if ((err = pem_read(lc->tls_key_file, true, &l->key, &l->key_size)) != 0) {
+		kw_error("listener %s: cannot read tls_key_file %s", l->address, lc->tls_key_file);
+		return err;
+	}
+	return 0;
+}
+
+static int listener_check(struct kw_listener *l, const struct kw_listener_conf *lc)
+{
+	bool has_cert = lc->tls_cert_file[0] != '\0', has_key = lc->tls_key_file[0] != '\0';
+
+	if (kw_addr_parse(lc->address, &l->addr) != 0) {
+		kw_error("listener %s: expected host:port, [v6]:port or unix:/path", l->address);
+		return KW_ERR_CONFIG;
+	}
+	if (has_cert != has_key) {
+		kw_error("listener %s: tls_cert_file and tls_key_file go together", l->address);
+		return KW_ERR_CONFIG;
+	}
+	if (!has_cert && !l->addr.loopback) {
+		kw_error("listener %s: plain HTTP is allowed only on loopback addresses and unix "
+		         "sockets; set tls_cert_file and tls_key_file",
+		         l->address);
+		return KW_ERR_CONFIG;
+	}
+	return has_cert ? listener_tls_load(l, lc) : 0;
+}
+
+static int listener_start(struct kw_front *f, struct kw_listener *l,
+                          const struct kw_listener_conf *lc)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem opts[5];
+	size_t no = 0;
+	int fd, err;
+
+	l->front = f;
+	l->address = lc->address;
+	if ((err = listener_check(l, lc)) != 0)
+		return err;
+	if ((err = listen_socket(l, &fd)) != 0)
+		return err;
+	flags |=
+	    MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+	if (f->conf->connection_limit > 0)
+		opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+		                                     (intptr_t)f->conf->connection_limit, NULL};
+	if (l->cert != NULL) {
+		flags |= MHD_USE_TLS;
+		opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, l->cert};
+		opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, l->key};
+		opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+		                                     (void *)KW_TLS_PRIORITIES};
+	}
+	opts[no] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	l->daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
+	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, f->threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    f->conf->connection_timeout ? f->conf->connection_timeout : KW_TIMEOUT_DEFAULT,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	if (l->daemon == NULL) {
+		/* fd is left open: whether MHD closed it on failure is not
+		 * documented, and a double close could hit another thread's fd. */
+		kw_error("listener %s: libmicrohttpd would not start", l->address);
+		return KW_ERR_INTERNAL;
+	}
+	kw_info("listening on %s, port %u (%s, %u threads)", l->address, l->port,
+	        l->cert ? "TLS" : "plain HTTP", f->threads);
+	return 0;
+}
+
+static void listener_stop(struct kw_listener *l)
+{
+	if (l->daemon != NULL)
+		MHD_stop_daemon(l->daemon); /* joins workers, closes the socket */
+	l->daemon = NULL;
+	if (l->unlink_on_stop)
+		unlink(l->addr.path);
+	free(l->cert);
+	kw_secure_free(l->key, l->key_size);
+	l->cert = NULL;
+	l->key = NULL;
+}
+
+/* ---- run ---- */
+
+static unsigned threads_per_listener(const struct kw_front_conf *c)
+{
+	long n;
+
+	if (c->threads > 0)
+		return c->threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 2 ? 2 : (unsigned)n;
+}
+
+unsigned kw_front_workers(const struct kw_front_conf *c)
+{
+	return threads_per_listener(c) * (unsigned)c->nlisteners;
+}
+
+static int conf_check(const struct kw_front_conf *c, size_t nchans)
+{
+	if (c->nlisteners == 0 || c->nlisteners > KW_LISTENERS_MAX) {
+		kw_error("between 1 and %d listeners are needed", KW_LISTENERS_MAX);
+		return KW_ERR_CONFIG;
+	}
+	if (c->max_body_bytes > KW_BODY_MAX_LIMIT) {
+		kw_error("max_body_bytes is above the limit of %u", KW_BODY_MAX_LIMIT);
+		return KW_ERR_CONFIG;
+	}
+	if (nchans == 0) {
+		kw_error("no keeper channels");
+		return KW_ERR_CONFIG;
+	}
+	if (nchans < kw_front_workers(c))
+		kw_warn("%zu keeper channels for %u workers; requests will wait", nchans,
+		        kw_front_workers(c));
+	return 0;
+}
+
+/* Block until a stop signal (0) or a broken keeper channel (KW_ERR_IPC). */
+static int wait_stop(struct kw_front *f, int sigfd)
+{
+	struct pollfd p[2] = {{.fd = sigfd, .events = POLLIN},
+	                      {.fd = f->stop_fd, .events = POLLIN}};
+
+	for (;;) {
+		struct signalfd_siginfo si;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			kw_error("poll: %s", strerror(errno));
+			return KW_ERR_IO;
+		}
+		if (p[1].revents != 0)
+			return KW_ERR_IPC;
+		if (p[0].revents != 0 && read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			kw_info("signal %u, stopping", si.ssi_signo);
+			return 0;
+		}
+	}
+}
+
+static int front_open(struct kw_front *f, const struct kw_front_conf *c, const int *chans,
+                      size_t nchans)
+{
+	int err;
+
+	f->conf = c;
+	f->stop_fd = -1;
+	f->body_max = c->max_body_bytes ? c->max_body_bytes : KW_BODY_MAX_DEFAULT;
+	f->threads = threads_per_listener(c);
+	if ((err = kw_chanpool_init(&f->pool, chans, nchans)) != 0)
+		return err;
+	f->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return f->stop_fd < 0 ? KW_ERR_IO : 0;
+}
+
+static void front_close(struct kw_front *f)
+{
+	for (size_t i = 0; i < KW_LISTENERS_MAX; i++)
+		listener_stop(&f->l[i]);
+	kw_chanpool_cleanup(&f->pool);
+	if (f->stop_fd >= 0)
+		close(f->stop_fd);
+}
+
+/*
+ * Returns with SIGTERM, SIGINT and SIGPIPE still blocked: the front process
+ * exits next, and a second signal during shutdown must not cut it short.
+ */
+int kw_front_run(const struct kw_front_conf *c, const int *chans, size_t nchans)
+{
+	struct kw_front *f = NULL;
+	sigset_t stop, all;
+	int sigfd = -1, err;
+
+	if ((err = conf_check(c, nchans)) != 0)
+		return err;
+	kw_json_wipe_init();
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	all = stop;
+	/* A peer that vanished is an error return, not a signal. */
+	sigaddset(&all, SIGPIPE);
+	if (pthread_sigmask(SIG_BLOCK, &all, NULL) != 0 ||
+	    (sigfd = signalfd(-1, &stop, SFD_CLOEXEC)) < 0) {
+		err = KW_ERR_IO;
+		goto out;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		err = KW_ERR_NOMEM;
+		goto out;
+	}
+	if ((err = front_open(f, c, chans, nchans)) != 0)
+		goto out;
+	for (size_t i = 0; i < c->nlisteners; i++)
+		if ((err = listener_start(f, &f->l[i], &c->listeners[i])) != 0)
+			goto out;
+	err = wait_stop(f, sigfd);
+out:
+	if (f != NULL) {
+		front_close(f);
+		free(f);
+	}
+	if (sigfd >= 0)
+		close(sigfd);
+	return err;
+}
