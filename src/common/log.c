@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -77,5 +78,6 @@ void kw_fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_line(KW_LOG_ERR, fmt, ap);
 	va_end(ap);
-	exit(1);
+	/* _exit: a broken invariant is no time to run atexit handlers. */
+	_exit(1);
 }

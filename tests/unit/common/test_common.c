@@ -29,11 +29,12 @@ static void b64_roundtrip(void **state)
 static void b64_rfc4648_vectors(void **state)
 {
 	static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-	static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-					  "Zm9vYmFy"};
+	static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+	                                  "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
 	for (size_t i = 0; i < KW_ARRAY_LEN(plain); i++) {
 		char *s;
-		assert_int_equal(kw_base64_encode((const uint8_t *)plain[i], strlen(plain[i]), &s), 0);
+		assert_int_equal(kw_base64_encode((const uint8_t *)plain[i], strlen(plain[i]), &s),
+		                 0);
 		assert_string_equal(s, enc[i]);
 		free(s);
 	}
@@ -41,8 +42,8 @@ static void b64_rfc4648_vectors(void **state)
 
 static void b64_rejects_bad(void **state)
 {
-	static const char *const bad[] = {"Zg=",  "Zg",   "Z===", "Zm9v!", "Zm 9v", "Zh==",
-					  "Zm9=", "====", "Zg==Zg==", "-_8="};
+	static const char *const bad[] = {"Zg=",  "Zg",   "Z===", "Zm9v!",    "Zm 9v",
+	                                  "Zh==", "Zm9=", "====", "Zg==Zg==", "-_8="};
 	for (size_t i = 0; i < KW_ARRAY_LEN(bad); i++) {
 		uint8_t *d = NULL;
 		size_t dl;
@@ -76,6 +77,7 @@ static void hex_roundtrip(void **state)
 	assert_string_equal(s, "00abff");
 	assert_int_equal(kw_hex_decode("00ABff", 6, &d, &dl), 0);
 	assert_memory_equal(d, in, 3);
+	free(d);
 	assert_int_equal(kw_hex_decode("0g", 2, &d, &dl), KW_ERR_INVALID);
 	assert_int_equal(kw_hex_decode("abc", 3, &d, &dl), KW_ERR_INVALID);
 	free(s);
@@ -137,11 +139,11 @@ static void secure_alloc_is_zeroed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(b64_roundtrip),       cmocka_unit_test(b64_rfc4648_vectors),
-		cmocka_unit_test(b64_rejects_bad),     cmocka_unit_test(b64url_unpadded),
-		cmocka_unit_test(hex_roundtrip),       cmocka_unit_test(buf_grows_and_wipes),
-		cmocka_unit_test(duration_parse),      cmocka_unit_test(err_table_is_consistent),
-		cmocka_unit_test(secure_alloc_is_zeroed),
+	    cmocka_unit_test(b64_roundtrip),          cmocka_unit_test(b64_rfc4648_vectors),
+	    cmocka_unit_test(b64_rejects_bad),        cmocka_unit_test(b64url_unpadded),
+	    cmocka_unit_test(hex_roundtrip),          cmocka_unit_test(buf_grows_and_wipes),
+	    cmocka_unit_test(duration_parse),         cmocka_unit_test(err_table_is_consistent),
+	    cmocka_unit_test(secure_alloc_is_zeroed),
 	};
 	return cmocka_run_group_tests_name("/common", tests, NULL, NULL);
 }
