@@ -376,6 +376,42 @@ out:
 	return ret;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decoding of the path and query, in place. libmicrohttpd's own
+ * decoder turns "%00" into a NUL that silently cuts the C string, so
+ * "sign/app-1%00x" would act on "app-1". Here a %00 (or a malformed escape)
+ * stays as written, and the name check refuses the '%'.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *out = s;
+
+	for (const char *in = s; *in != '\0'; out++) {
+		int hi, lo;
+
+		if (in[0] == '%' && (hi = hex_digit(in[1])) >= 0 && (lo = hex_digit(in[2])) >= 0 &&
+		    (hi | lo) != 0) {
+			*out = (char)(hi << 4 | lo);
+			in += 3;
+		} else {
+			*out = *in++;
+		}
+	}
+	*out = '\0';
+	return (size_t)(out - s);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls)
@@ -624,7 +660,8 @@ static int listener_start(struct kw_front *f, struct kw_listener *l,
 	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, f->threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT,
 	    f->conf->connection_timeout ? f->conf->connection_timeout : KW_TIMEOUT_DEFAULT,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+	    NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (l->daemon == NULL) {
 		/* fd is left open: whether MHD closed it on failure is not
 		 * documented, and a double close could hit another thread's fd. */
