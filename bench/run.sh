@@ -12,6 +12,7 @@
 #   KEYWARD_BIN        keywardd to run (default: $KEYWARD_BUILD_DIR/bin/keywardd)
 #   KEYWARD_BENCH      keyward-bench to run (default: $KEYWARD_BUILD_DIR/bin/keyward-bench)
 #   KEYWARD_BENCH_KEEP=1  keep the temporary directory (certificates, log)
+#   KEYWARD_BENCH_THREADS front worker threads per listener (default: twice the CPUs)
 # shellcheck disable=SC2317 # functions run from traps
 set -eu
 
@@ -85,6 +86,7 @@ listeners:
   - address: 127.0.0.1:$port
     tls_cert_file: $dir/server.pem
     tls_key_file: $dir/server.key
+limits: { threads: ${KEYWARD_BENCH_THREADS:-0} }
 log_level: warn
 EOF
 

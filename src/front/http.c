@@ -694,8 +694,11 @@ static unsigned threads_per_listener(const struct kw_front_conf *c)
 
 	if (c->threads > 0)
 		return c->threads;
+	/* A worker blocks while the keeper works on its request, so twice the
+	 * CPUs keeps both processes busy (bench: ecdsa-p256 at 16 connections
+	 * on 2 CPUs went from 0.33 to 0.42 of raw OpenSSL). */
 	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 2 ? 2 : (unsigned)n;
+	return n < 2 ? 4 : 2 * (unsigned)n;
 }
 
 unsigned kw_front_workers(const struct kw_front_conf *c)
