@@ -373,7 +373,7 @@ static int flag_value(struct parser *p, const char *name, const char *eq, const 
 static int global_flag(struct parser *p, const char *name, const char *eq, bool *matched)
 {
 	struct cli_args *a = p->a;
-	const char *v;
+	const char *v = NULL;
 	int r;
 
 	*matched = true;

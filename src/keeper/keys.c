@@ -421,7 +421,7 @@ int keeper_answer_key_create(struct kreq *r)
 	struct keeper_version v = {0};
 	struct keeper_key *kk;
 	char path[KW_NAME_MAX + 32];
-	size_t key_size;
+	size_t key_size = 0;
 	int s;
 
 	if ((s = key_path(r, "", path, sizeof(path))) != 0)
