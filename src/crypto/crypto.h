@@ -202,7 +202,9 @@ int kw_shamir_combine(const uint8_t *const *shares, unsigned count, size_t share
 
 /* ---- power-up self-tests (kat.c) ---- */
 /* Known-answer tests for every algorithm above. On failure returns
- * KW_ERR_SELFTEST and sets *failed to the test's name. */
+ * KW_ERR_SELFTEST and sets *failed to the test's name. The environment
+ * variable KEYWARD_SELFTEST_FAIL=<name> forces that test to fail (for
+ * testing the refusal path; it can only stop keyward from working). */
 int kw_crypto_selftest(const char **failed) KW_MUST_CHECK;
 
 #endif

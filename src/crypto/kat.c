@@ -280,6 +280,24 @@ static int kat_ecdsa_p256(void)
 	return pairwise_sign(KW_KEY_ECDSA_P256, &p);
 }
 
+static int kat_ecdsa_p384(void)
+{
+	struct kw_sign_params p;
+
+	kw_sign_params_default(&p);
+	p.hash = KW_HASH_SHA384;
+	return pairwise_sign(KW_KEY_ECDSA_P384, &p);
+}
+
+static int kat_ecdsa_p521(void)
+{
+	struct kw_sign_params p;
+
+	kw_sign_params_default(&p);
+	p.hash = KW_HASH_SHA512;
+	return pairwise_sign(KW_KEY_ECDSA_P521, &p);
+}
+
 /* RSA-2048: PSS and PKCS#1 v1.5 signatures, and an OAEP round trip, with one fresh key. */
 static int kat_rsa(void)
 {
@@ -402,16 +420,27 @@ static const struct {
     {"chacha20-poly1305", kat_chacha20_poly1305},
     {"ed25519", kat_ed25519},
     {"ecdsa-p256-pairwise", kat_ecdsa_p256},
+    {"ecdsa-p384-pairwise", kat_ecdsa_p384},
+    {"ecdsa-p521-pairwise", kat_ecdsa_p521},
     {"rsa-2048-pairwise", kat_rsa},
     {"wrap", kat_wrap},
     {"shamir", kat_shamir},
     {"random", kat_random},
 };
 
+/*
+ * KEYWARD_SELFTEST_FAIL=<name> makes that test report failure after it ran,
+ * so the refusal path (no init, no unseal, the test named) can be tested on
+ * a real daemon. It can only make keyward refuse to work, never the reverse.
+ */
 int kw_crypto_selftest(const char **failed)
 {
+	const char *force = getenv("KEYWARD_SELFTEST_FAIL");
+
 	for (size_t i = 0; i < KW_ARRAY_LEN(kats); i++) {
-		if (kats[i].run() != 0) {
+		int rc = kats[i].run();
+
+		if (rc != 0 || (force != NULL && strcmp(force, kats[i].name) == 0)) {
 			*failed = kats[i].name;
 			return KW_ERR_SELFTEST;
 		}

@@ -143,6 +143,22 @@ class SealTest(SealPolicyBase):
                            token="anything")
         self.assertError(r, (501, 503))
 
+    def test_failed_self_test_refuses_unseal_and_names_it(self):
+        self.init()
+        os.environ["KEYWARD_SELFTEST_FAIL"] = "ecdsa-p256-pairwise"
+        try:
+            self.d.restart()
+        finally:
+            del os.environ["KEYWARD_SELFTEST_FAIL"]
+        r = self.d.request("PUT", "/v1/sys/unseal", {"key": self.shares[0]})
+        self.assertError(r, 500, code="self_test_failed")
+        self.assertIn("ecdsa-p256-pairwise", r.errors()[0])
+        self.assertIs(self.seal_status()["sealed"], True)
+        # Without the fault the same shares unseal.
+        self.d.restart()
+        self.unseal(self.shares[:THRESHOLD])
+        self.assertIs(self.seal_status()["sealed"], False)
+
     def test_init_twice_is_refused(self):
         self.init()
         r = self.d.request("PUT", "/v1/sys/init",

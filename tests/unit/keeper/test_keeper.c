@@ -466,6 +466,29 @@ static void delete_needs_permission(void **state)
 	assert_int_equal(call0(f, KW_MSG_KEY_READ, f->root, "d"), KW_ERR_NOT_FOUND);
 }
 
+/* A failed self-test: the keeper runs, but refuses to init or unseal and
+ * names the test. */
+static void selftest_failure_refuses(void **state)
+{
+	struct fx *f = *state;
+	struct kw_ipc_msg rep;
+
+	keeper_stop(f);
+	setenv("KEYWARD_SELFTEST_FAIL", "aes256-gcm", 1);
+	keeper_start(f);
+	assert_int_equal(call(f, KW_MSG_SEAL_STATUS, NULL, &rep, 0), 0);
+	kw_ipc_msg_cleanup(&rep);
+	assert_int_equal(
+	    call(f, KW_MSG_INIT, NULL, &rep, KW_T_SHARES, 'u', 1, KW_T_THRESHOLD, 'u', 1, 0),
+	    KW_ERR_SELFTEST);
+	assert_non_null(strstr(kw_ipc_str_or(&rep, KW_T_ERROR_DETAIL, ""), "aes256-gcm"));
+	kw_ipc_msg_cleanup(&rep);
+	keeper_stop(f);
+	unsetenv("KEYWARD_SELFTEST_FAIL");
+	keeper_start(f);
+	init_unseal(f);
+}
+
 /* Inside the boundary a malformed frame is fatal: the keeper exits. */
 static void malformed_frame_stops_keeper(void **state)
 {
@@ -513,6 +536,7 @@ int main(int argc, char **argv)
 	    T("export-is-one-way", export_is_one_way),
 	    T("tampered-rows-fail-closed", tampered_rows_fail_closed),
 	    T("delete-needs-permission", delete_needs_permission),
+	    T("selftest-failure-refuses", selftest_failure_refuses),
 	    {"/keeper/malformed-frame-stops-keeper", malformed_frame_stops_keeper, NULL, NULL,
 	     NULL},
 	};
