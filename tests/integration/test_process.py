@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""keywardd's processes: a parent that supervises, a keeper and a front.
+
+Both children run without core dumps; when either child dies the other is
+stopped and keywardd exits 1 with a log line naming the one that died (no
+half-alive daemon); SIGTERM stops everything with status 0.
+"""
+
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+EXIT_TIMEOUT = 10
+
+
+def children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(p) for p in f.read().split()]
+
+
+def core_limit(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max core file size"):
+                return line.split()[4:6]
+    raise AssertionError("no core limit line for %d" % pid)
+
+
+def listens(pid):
+    """Does pid hold a listening TCP socket? (Only the front does.)"""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    with open("/proc/%d/net/tcp" % pid) as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and cols[9] in inodes:  # 0A = LISTEN
+                return True
+    return False
+
+
+class ProcessTest(harness.KwTestCase):
+    def start(self):
+        d = self.use_daemon(harness.Daemon(dev=True, name="keywardd-process"))
+        d.start()
+        kids = children(d.proc.pid)
+        self.assertEqual(len(kids), 2, kids)
+        front = [p for p in kids if listens(p)]
+        keeper = [p for p in kids if not listens(p)]
+        self.assertEqual((len(front), len(keeper)), (1, 1), kids)
+        return d, front[0], keeper[0]
+
+    def wait_gone(self, pid, what):
+        deadline = time.monotonic() + EXIT_TIMEOUT
+        while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists("/proc/%d" % pid), what)
+
+    def wait_exit(self, d):
+        rc = d.proc.wait(timeout=EXIT_TIMEOUT)
+        d.proc = None
+        d._snapshot_log()
+        return rc
+
+    def test_children_cannot_dump_core(self):
+        d, front, keeper = self.start()
+        for pid in (front, keeper):
+            self.assertEqual(core_limit(pid), ["0", "0"], pid)
+
+    def test_keeper_death_stops_the_daemon(self):
+        d, front, keeper = self.start()
+        os.kill(keeper, signal.SIGKILL)
+        self.assertEqual(self.wait_exit(d), 1)
+        self.assertIn("keeper process stopped unexpectedly", d.log_text)
+        self.wait_gone(front, "the front outlived the keeper")
+
+    def test_front_death_stops_the_daemon(self):
+        d, front, keeper = self.start()
+        os.kill(front, signal.SIGKILL)
+        self.assertEqual(self.wait_exit(d), 1)
+        self.assertIn("front process stopped unexpectedly", d.log_text)
+        self.wait_gone(keeper, "the keeper outlived the front")
+
+    def test_sigterm_stops_cleanly(self):
+        d, front, keeper = self.start()
+        r = d.request("GET", "/v1/sys/health")
+        self.assertEqual(r.status, 200, r)
+        d.stop()  # asserts exit status 0 and no leftover process
+
+
+if __name__ == "__main__":
+    harness.main()
