@@ -83,7 +83,7 @@ size_t kw_base64_decoded_max(size_t len)
  * each byte string has exactly one encoding.
  */
 static int b64_decode(bool url, bool pad_required, const char *in, size_t len, uint8_t **out,
-		      size_t *outlen)
+                      size_t *outlen)
 {
 	size_t pad = 0, body, o = 0;
 	uint8_t *d;
@@ -154,7 +154,7 @@ int kw_hex_encode(const uint8_t *in, size_t len, char **out)
 	return 0;
 }
 
-static int hex_value(char c)
+int kw_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -175,7 +175,7 @@ int kw_hex_decode(const char *in, size_t len, uint8_t **out, size_t *outlen)
 	if (d == NULL)
 		return KW_ERR_NOMEM;
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = hex_value(in[i]), lo = hex_value(in[i + 1]);
+		int hi = kw_hex_value(in[i]), lo = kw_hex_value(in[i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			kw_wipe(d, len / 2 + 1);

@@ -129,6 +129,7 @@ int kw_base64url_decode(const char *in, size_t len, uint8_t **out, size_t *outle
 size_t kw_base64_decoded_max(size_t len);
 int kw_hex_encode(const uint8_t *in, size_t len, char **out) KW_MUST_CHECK;
 int kw_hex_decode(const char *in, size_t len, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+int kw_hex_value(char c); /* 0..15, or -1 if c is not a hex digit */
 
 /* Secure memory: OpenSSL's secure heap when initialised, else plain memory. */
 int kw_secure_heap_init(size_t bytes) KW_MUST_CHECK;

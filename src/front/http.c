@@ -399,17 +399,6 @@ out:
 	return ret;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decoding of the path and query, in place. libmicrohttpd's own
  * decoder turns "%00" into a NUL that silently cuts the C string, so
@@ -423,8 +412,8 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 	for (const char *in = s; *in != '\0'; out++) {
 		int hi, lo;
 
-		if (in[0] == '%' && (hi = hex_digit(in[1])) >= 0 && (lo = hex_digit(in[2])) >= 0 &&
-		    (hi | lo) != 0) {
+		if (in[0] == '%' && (hi = kw_hex_value(in[1])) >= 0 &&
+		    (lo = kw_hex_value(in[2])) >= 0 && (hi | lo) != 0) {
 			*out = (char)(hi << 4 | lo);
 			in += 3;
 		} else {
