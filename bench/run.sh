@@ -12,7 +12,8 @@
 #   KEYWARD_BIN        keywardd to run (default: $KEYWARD_BUILD_DIR/bin/keywardd)
 #   KEYWARD_BENCH      keyward-bench to run (default: $KEYWARD_BUILD_DIR/bin/keyward-bench)
 #   KEYWARD_BENCH_KEEP=1  keep the temporary directory (certificates, log)
-#   KEYWARD_BENCH_THREADS front worker threads per listener (default: twice the CPUs)
+#   KEYWARD_BENCH_THREADS front request threads (default: the front's default)
+#   KEYWARD_BENCH_FORCED_AUDIT=false  reply before the audit entry is durable
 # shellcheck disable=SC2317 # functions run from traps
 set -eu
 
@@ -87,6 +88,7 @@ listeners:
     tls_cert_file: $dir/server.pem
     tls_key_file: $dir/server.key
 limits: { threads: ${KEYWARD_BENCH_THREADS:-0} }
+audit: { forced: ${KEYWARD_BENCH_FORCED_AUDIT:-true} }
 log_level: warn
 EOF
 

@@ -9,6 +9,7 @@
  *     - address: unix:/run/keyward/keyward.sock
  *   limits: { max_body_bytes: 1048576, threads: 4, connection_timeout: 60,
  *             connection_limit: 1024 }
+ *   audit: { forced: true, dir: /var/lib/keyward/audit }
  *   log_level: info
  */
 #include <errno.h>
@@ -188,11 +189,41 @@ static int limits_field(const char *key, struct fy_node *v, void *ctx)
 	return 0;
 }
 
+static int boolean(struct fy_node *n, const char *key, bool *out)
+{
+	char buf[8];
+	int r;
+
+	if ((r = scalar(n, key, buf, sizeof(buf))) != 0)
+		return r;
+	if (strcmp(buf, "true") == 0 || strcmp(buf, "false") == 0) {
+		*out = buf[0] == 't';
+		return 0;
+	}
+	kw_error("config: %s must be true or false", key);
+	return KW_ERR_CONFIG;
+}
+
+static int audit_field(const char *key, struct fy_node *v, void *ctx)
+{
+	struct kw_daemon_conf *c = ctx;
+	bool forced;
+	int r;
+
+	if (strcmp(key, "dir") == 0)
+		return scalar(v, "audit.dir", c->keeper.audit_dir, sizeof(c->keeper.audit_dir));
+	if ((r = boolean(v, "audit.forced", &forced)) != 0)
+		return r;
+	c->keeper.audit_unforced = !forced;
+	return 0;
+}
+
 static int top_field(const char *key, struct fy_node *v, void *ctx)
 {
 	static const char *const storage_keys[] = {"path", NULL};
 	static const char *const limits_keys[] = {"max_body_bytes", "threads", "connection_timeout",
 	                                          "connection_limit", NULL};
+	static const char *const audit_keys[] = {"forced", "dir", NULL};
 	struct kw_daemon_conf *c = ctx;
 	char level[16];
 	int r;
@@ -203,6 +234,8 @@ static int top_field(const char *key, struct fy_node *v, void *ctx)
 		return listeners_load(v, c);
 	if (strcmp(key, "limits") == 0)
 		return mapping_walk(v, "limits", limits_keys, limits_field, c);
+	if (strcmp(key, "audit") == 0)
+		return mapping_walk(v, "audit", audit_keys, audit_field, c);
 	if ((r = scalar(v, "log_level", level, sizeof(level))) != 0)
 		return r;
 	if (kw_log_level_from_name(level, &c->log_level) != 0) {
@@ -214,7 +247,8 @@ static int top_field(const char *key, struct fy_node *v, void *ctx)
 
 int kw_config_load(const char *path, struct kw_daemon_conf *c)
 {
-	static const char *const keys[] = {"storage", "listeners", "limits", "log_level", NULL};
+	static const char *const keys[] = {"storage", "listeners", "limits",
+	                                   "audit",   "log_level", NULL};
 	struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2};
 	struct fy_document *doc = fy_document_build_from_file(&pcfg, path);
 	int r;

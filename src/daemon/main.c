@@ -4,7 +4,7 @@
  * SQLite store, initialised and unsealed, root token printed), then hands
  * over to the process supervisor.
  */
-#include <dirent.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,22 +134,18 @@ static int dev_setup(const struct args *a, struct kw_daemon_conf *c)
 	return kw_strlcpy(c->keeper.dev_root_token, dev_token, sizeof(c->keeper.dev_root_token));
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (remove(path) != 0)
+		kw_warn("dev: cannot remove %s", path);
+	return 0;
+}
+
+/* Remove the dev directory and all in it (the store, the audit log). */
 static void dev_cleanup(void)
 {
-	char path[512];
-	DIR *d;
-	struct dirent *e;
-
-	if (dev_dir[0] == '\0' || (d = opendir(dev_dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dev_dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dev_dir);
+	if (dev_dir[0] != '\0')
+		nftw(dev_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void dev_banner(void *arg)

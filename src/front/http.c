@@ -43,9 +43,10 @@
 #include "front_int.h"
 
 /* TLS 1.2 and 1.3 only; GnuTLS's NORMAL set otherwise. */
-#define KW_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define KW_LISTEN_BACKLOG 128
-#define KW_SOCKET_MODE    0660
+#define KW_TLS_PRIORITIES          "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define KW_LISTEN_BACKLOG          128
+#define KW_SOCKET_MODE             0660
+#define KW_REQUEST_THREADS_DEFAULT 32
 
 /* One worker daemon and how many connections it holds now. */
 struct kw_worker {
@@ -70,18 +71,43 @@ struct kw_listener {
 	bool unlink_on_stop;
 };
 
+/* One request, from its first callback to completion. */
+struct conn_state {
+	struct kw_body body;
+	struct conn_state *next; /* in the request queue */
+	struct MHD_Connection *conn;
+	struct kw_req req;
+	struct kw_resp resp;
+	char *path;
+	enum { REQ_READING, REQ_QUEUED, REQ_ANSWERED } phase;
+};
+
+/*
+ * Requests that need the keeper run on request threads, not on the
+ * libmicrohttpd workers: the worker suspends the connection and goes on
+ * serving its other connections; a request thread borrows a keeper
+ * channel, runs the handler (which may wait on the keeper, for a group
+ * commit of the audit log among other things) and resumes the connection.
+ * So the keeper sees as many requests at once as there are request
+ * threads, and one slow request never stalls a worker's other connections.
+ */
+struct kw_requests {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct conn_state *head, *tail;
+	bool stop;
+	pthread_t *threads;
+	unsigned nthreads;
+};
+
 struct kw_front {
 	const struct kw_front_conf *conf;
 	struct kw_listener l[KW_LISTENERS_MAX];
 	size_t body_max;
-	unsigned threads; /* per listener */
+	unsigned workers; /* libmicrohttpd workers per listener */
 	struct kw_chanpool pool;
+	struct kw_requests rq;
 	int stop_fd; /* eventfd written by kw_front_fatal */
-};
-
-/* One request's upload state, from its first callback to completion. */
-struct conn_state {
-	struct kw_body body;
 };
 
 void kw_front_fatal(struct kw_front *front)
@@ -349,53 +375,148 @@ static bool list_query(struct MHD_Connection *c)
 	return v != NULL && strcmp(v, "true") == 0;
 }
 
-static enum MHD_Result serve(struct kw_listener *l, struct MHD_Connection *c, const char *url,
-                             const char *method, struct conn_state *st)
+static void state_release(struct conn_state *st)
 {
-	struct kw_resp resp = {0};
-	enum MHD_Result ret;
-	struct kw_req r;
-	char *path = NULL;
+	kw_resp_cleanup(&st->resp);
+	kw_req_cleanup(&st->req);
+	free(st->path);
+	st->path = NULL;
+}
+
+/* On the worker: what needs no keeper. 0 = queue it for a request thread;
+ * otherwise the refusal was queued and *ret says how that went. */
+static int prepare(struct kw_listener *l, struct MHD_Connection *c, const char *url,
+                   const char *method, struct conn_state *st, enum MHD_Result *ret)
+{
+	struct kw_req *r = &st->req;
 	size_t n;
 
-	kw_req_init(&r, l->front, &l->front->pool);
-	r.conn = c;
-	r.port = l->port;
-	remote_text(c, l, r.remote);
-	r.token = token_of(c);
-	if (kw_uuid_v4(r.id) != 0) {
-		ret = queue_error(c, KW_ERR_CRYPTO);
-		goto out;
+	kw_req_init(r, l->front, &l->front->pool);
+	r->conn = c;
+	r->port = l->port;
+	remote_text(c, l, r->remote);
+	r->token = token_of(c);
+	if (kw_uuid_v4(r->id) != 0) {
+		*ret = queue_error(c, KW_ERR_CRYPTO);
+		return -1;
 	}
-	if (kw_method_parse(method, list_query(c), &r.method) != 0) {
-		ret = queue_refusal(c, 405, "that HTTP method is not supported",
-		                    "method_not_allowed");
-		goto out;
+	if (kw_method_parse(method, list_query(c), &r->method) != 0) {
+		*ret = queue_refusal(c, 405, "that HTTP method is not supported",
+		                     "method_not_allowed");
+		return -1;
 	}
 	if (strncmp(url, "/v1/", 4) != 0) {
-		ret = queue_refusal(c, 404, "unsupported path: keyward serves /v1/ only",
-		                    "unsupported_path");
-		goto out;
+		*ret = queue_refusal(c, 404, "unsupported path: keyward serves /v1/ only",
+		                     "unsupported_path");
+		return -1;
 	}
-	if ((path = strdup(url + 4)) == NULL) {
-		ret = queue_static(c, 500, nomem_body);
-		goto out;
+	if ((st->path = strdup(url + 4)) == NULL) {
+		*ret = queue_static(c, 500, nomem_body);
+		return -1;
 	}
 	/* Vault's CLI lists with a trailing slash ("transit/keys/"). */
-	n = strlen(path);
-	if (n > 0 && path[n - 1] == '/')
-		path[n - 1] = '\0';
-	r.path = path;
-	kw_dispatch(&r, &st->body, &resp);
-	ret = resp.json || resp.status == 204 ? queue(c, &resp) : queue_static(c, 500, nomem_body);
+	n = strlen(st->path);
+	if (n > 0 && st->path[n - 1] == '/')
+		st->path[n - 1] = '\0';
+	r->path = st->path;
+	return 0;
+}
+
+/* On a request thread: the handler, then hand the connection back. The
+ * connection is suspended, so its headers and arguments stay put. */
+static void run(struct conn_state *st)
+{
+	kw_dispatch(&st->req, &st->body, &st->resp);
 	/* The route's pattern, never the path: a path is client text and
 	 * could carry a secret (a token pasted into a URL). */
-	kw_debug("%.16s %s -> %u (request %s)", method, r.route ? r.route->pattern : "(no route)",
-	         resp.status, r.id);
-out:
-	kw_resp_cleanup(&resp);
-	kw_req_cleanup(&r);
-	free(path);
+	kw_debug("%s -> %u (request %s)", st->req.route ? st->req.route->pattern : "(no route)",
+	         st->resp.status, st->req.id);
+	st->phase = REQ_ANSWERED;
+	MHD_resume_connection(st->conn);
+}
+
+static void *request_thread(void *arg)
+{
+	struct kw_requests *q = arg;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		struct conn_state *st;
+
+		while (q->head == NULL && !q->stop)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if ((st = q->head) == NULL)
+			break; /* stopping, and nothing left to answer */
+		q->head = st->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		pthread_mutex_unlock(&q->mu);
+		run(st);
+		pthread_mutex_lock(&q->mu);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+static void requests_push(struct kw_requests *q, struct conn_state *st)
+{
+	pthread_mutex_lock(&q->mu);
+	if (q->stop) {
+		/* Shutting down: answer at once, so that no connection is left
+		 * suspended when the workers stop. */
+		pthread_mutex_unlock(&q->mu);
+		st->resp.status = 503;
+		st->resp.json =
+		    kw_error_json("keyward is stopping", kw_err_code(KW_ERR_UNAVAILABLE));
+		st->phase = REQ_ANSWERED;
+		MHD_resume_connection(st->conn);
+		return;
+	}
+	st->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = st;
+	else
+		q->head = st;
+	q->tail = st;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static int requests_start(struct kw_requests *q, unsigned n)
+{
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	if ((q->threads = calloc(n, sizeof(*q->threads))) == NULL)
+		return KW_ERR_NOMEM;
+	for (; q->nthreads < n; q->nthreads++)
+		if (pthread_create(&q->threads[q->nthreads], NULL, request_thread, q) != 0)
+			return KW_ERR_INTERNAL;
+	return 0;
+}
+
+/* Answer everything queued, then stop the threads. */
+static void requests_stop(struct kw_requests *q)
+{
+	if (q->threads == NULL)
+		return;
+	pthread_mutex_lock(&q->mu);
+	q->stop = true;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	for (unsigned i = 0; i < q->nthreads; i++)
+		pthread_join(q->threads[i], NULL);
+	free(q->threads);
+	q->threads = NULL;
+}
+
+/* Back on the worker after the request thread resumed us. */
+static enum MHD_Result answer(struct MHD_Connection *c, struct conn_state *st)
+{
+	enum MHD_Result ret;
+
+	ret = st->resp.json || st->resp.status == 204 ? queue(c, &st->resp)
+	                                              : queue_static(c, 500, nomem_body);
+	state_release(st);
 	return ret;
 }
 
@@ -430,6 +551,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 {
 	struct kw_listener *l = cls;
 	struct conn_state *st = *con_cls;
+	enum MHD_Result ret;
 	int err;
 
 	if (st == NULL) {
@@ -452,7 +574,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		*upload_size = 0;
 		return err == 0 || err == KW_ERR_TOO_LARGE ? MHD_YES : MHD_NO;
 	}
-	return serve(l, c, url, method, st);
+	if (st->phase == REQ_ANSWERED)
+		return answer(c, st);
+	if (st->phase == REQ_QUEUED)
+		return MHD_YES; /* not ours to answer yet */
+	if (prepare(l, c, url, method, st, &ret) != 0) {
+		state_release(st);
+		return ret;
+	}
+	st->conn = c;
+	st->phase = REQ_QUEUED;
+	MHD_suspend_connection(c);
+	requests_push(&l->front->rq, st);
+	return MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -462,6 +596,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (st == NULL)
 		return;
+	if (st->phase != REQ_READING)
+		state_release(st);
 	kw_body_cleanup(&st->body);
 	free(st);
 	*con_cls = NULL;
@@ -707,7 +843,7 @@ static struct MHD_Daemon *worker_start(struct kw_front *f, struct kw_listener *l
                                        struct kw_worker *w)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-	                 MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+	                 MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
 	unsigned limit = f->conf->connection_limit;
 	struct MHD_OptionItem opts[5];
 	size_t no = 0;
@@ -717,7 +853,7 @@ static struct MHD_Daemon *worker_start(struct kw_front *f, struct kw_listener *l
 	/* The listener's limit, shared evenly among its workers. */
 	if (limit > 0)
 		opts[no++] = (struct MHD_OptionItem){
-		    MHD_OPTION_CONNECTION_LIMIT, (intptr_t)((limit + f->threads - 1) / f->threads),
+		    MHD_OPTION_CONNECTION_LIMIT, (intptr_t)((limit + f->workers - 1) / f->workers),
 		    NULL};
 	if (l->cert != NULL) {
 		flags |= MHD_USE_TLS;
@@ -745,10 +881,10 @@ static int listener_start(struct kw_front *f, struct kw_listener *l,
 	l->address = lc->address;
 	if ((err = listener_check(l, lc)) != 0)
 		return err;
-	l->workers = calloc(f->threads, sizeof(*l->workers));
+	l->workers = calloc(f->workers, sizeof(*l->workers));
 	if (l->workers == NULL)
 		return KW_ERR_NOMEM;
-	for (; l->nworkers < f->threads; l->nworkers++) {
+	for (; l->nworkers < f->workers; l->nworkers++) {
 		struct kw_worker *w = &l->workers[l->nworkers];
 
 		atomic_init(&w->conns, 0);
@@ -771,7 +907,7 @@ static int listener_start(struct kw_front *f, struct kw_listener *l,
 	return 0;
 }
 
-static void listener_stop(struct kw_listener *l)
+static void listener_stop_accepting(struct kw_listener *l)
 {
 	uint64_t one = 1;
 
@@ -786,6 +922,11 @@ static void listener_stop(struct kw_listener *l)
 	if (l->wake_fd >= 0)
 		close(l->wake_fd);
 	l->fd = l->wake_fd = -1;
+}
+
+static void listener_stop(struct kw_listener *l)
+{
+	listener_stop_accepting(l);
 	/* Stopping a worker finishes its open requests and closes them. */
 	for (unsigned i = 0; i < l->nworkers; i++)
 		MHD_stop_daemon(l->workers[i].daemon);
@@ -802,22 +943,20 @@ static void listener_stop(struct kw_listener *l)
 
 /* ---- run ---- */
 
-static unsigned threads_per_listener(const struct kw_front_conf *c)
+/* Workers never wait on the keeper: one per CPU is enough. */
+static unsigned workers_per_listener(void)
 {
-	long n;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (c->threads > 0)
-		return c->threads;
-	/* A worker blocks while the keeper works on its request, so twice the
-	 * CPUs keeps both processes busy (bench: ecdsa-p256 at 16 connections
-	 * on 2 CPUs went from 0.33 to 0.42 of raw OpenSSL). */
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 2 ? 4 : 2 * (unsigned)n;
+	return n < 2 ? 2 : (unsigned)n;
 }
 
+/* Request threads: how many requests the keeper may work on at once. With
+ * forced audit most of a request's time is its wait for a group commit,
+ * and the more requests share one fdatasync the cheaper each is. */
 unsigned kw_front_workers(const struct kw_front_conf *c)
 {
-	return threads_per_listener(c) * (unsigned)c->nlisteners;
+	return c->threads > 0 ? c->threads : KW_REQUEST_THREADS_DEFAULT;
 }
 
 static int conf_check(const struct kw_front_conf *c, size_t nchans)
@@ -835,7 +974,7 @@ static int conf_check(const struct kw_front_conf *c, size_t nchans)
 		return KW_ERR_CONFIG;
 	}
 	if (nchans < kw_front_workers(c))
-		kw_warn("%zu keeper channels for %u workers; requests will wait", nchans,
+		kw_warn("%zu keeper channels for %u request threads; requests will wait", nchans,
 		        kw_front_workers(c));
 	return 0;
 }
@@ -874,8 +1013,10 @@ static int front_open(struct kw_front *f, const struct kw_front_conf *c, const i
 	for (size_t i = 0; i < KW_LISTENERS_MAX; i++)
 		f->l[i].fd = f->l[i].wake_fd = -1;
 	f->body_max = c->max_body_bytes ? c->max_body_bytes : KW_BODY_MAX_DEFAULT;
-	f->threads = threads_per_listener(c);
+	f->workers = workers_per_listener();
 	if ((err = kw_chanpool_init(&f->pool, chans, nchans)) != 0)
+		return err;
+	if ((err = requests_start(&f->rq, (unsigned)nchans)) != 0)
 		return err;
 	f->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return f->stop_fd < 0 ? KW_ERR_IO : 0;
@@ -883,6 +1024,10 @@ static int front_open(struct kw_front *f, const struct kw_front_conf *c, const i
 
 static void front_close(struct kw_front *f)
 {
+	/* No new connections, then no new requests, then the workers. */
+	for (size_t i = 0; i < KW_LISTENERS_MAX; i++)
+		listener_stop_accepting(&f->l[i]);
+	requests_stop(&f->rq);
 	for (size_t i = 0; i < KW_LISTENERS_MAX; i++)
 		listener_stop(&f->l[i]);
 	kw_chanpool_cleanup(&f->pool);

@@ -36,6 +36,8 @@
 /* SALT_LEN (RSA-PSS): absent = "auto" (sign: hash length; verify: any
  * length), KW_SALT_LEN_HASH = the hash length, else a byte count. */
 #define KW_SALT_LEN_HASH UINT32_MAX
+/* Most audit entries one AUDIT_ENTRIES or AUDIT_SEARCH reply carries. */
+#define KW_AUDIT_PAGE_MAX 1000
 
 /*
  * Message types: id, name. Ids are explicit and never renumbered; a reply
@@ -105,7 +107,19 @@
 	/* -> NAME* */                                                                             \
 	X(POLICY_LIST, 52, "policy-list")                                                          \
 	/* NAME -> */                                                                              \
-	X(POLICY_DELETE, 53, "policy-delete")
+	X(POLICY_DELETE, 53, "policy-delete")                                                      \
+	/* audit (sudo on keyward/audit/<what>):                                                   \
+	 * -> CHECKPOINT (newest signed note) PUBLIC_KEY (PEM) VERIFIER (C2SP key string) */       \
+	X(AUDIT_CHECKPOINT, 60, "audit-checkpoint")                                                \
+	/* START [END (exclusive; default and cap START + KW_AUDIT_PAGE_MAX)] -> ENTRY* TREE_SIZE  \
+	 */                                                                                        \
+	X(AUDIT_ENTRIES, 61, "audit-entries")                                                      \
+	/* INDEX TREE_SIZE -> PROOF_HASH* (bottom-up) */                                           \
+	X(AUDIT_INCLUSION, 62, "audit-inclusion")                                                  \
+	/* FIRST SECOND -> PROOF_HASH* */                                                          \
+	X(AUDIT_CONSISTENCY, 63, "audit-consistency")                                              \
+	/* [NAME IDENTITY OPERATION SINCE UNTIL (unix us) CURSOR LIMIT] -> ENTRY* NEXT */          \
+	X(AUDIT_SEARCH, 64, "audit-search")
 
 enum kw_msg_type {
 #define KW_MSG_ENUM(name, id, str) KW_MSG_##name = (id),
@@ -124,6 +138,7 @@ enum kw_ipc_kind { KW_IPC_U32 = 1, KW_IPC_U64, KW_IPC_STR, KW_IPC_BYTES };
  * VERSION_INFO (BYTES): u32 version | u64 created (unix s) | public key text
  * (Vault's form, empty for symmetric keys).
  * EXPORT_ITEM (BYTES): u32 version | key text (Vault's export form). Secret.
+ * ENTRY (BYTES): u64 index | the audit leaf (src/audit/audit.h encoding).
  */
 #define KW_IPC_TAG_LIST(X)                                                                         \
 	X(REQ_ID, 1, STR)                                                                          \
@@ -180,7 +195,25 @@ enum kw_ipc_kind { KW_IPC_U32 = 1, KW_IPC_U64, KW_IPC_STR, KW_IPC_BYTES };
 	X(EXPIRES, 74, U64)                                                                        \
 	X(TARGET_TOKEN, 75, STR)                                                                   \
 	X(NO_DEFAULT_POLICY, 76, U32)                                                              \
-	X(POLICY_TEXT, 77, STR)
+	X(POLICY_TEXT, 77, STR)                                                                    \
+	X(CHECKPOINT, 80, STR)                                                                     \
+	X(PUBLIC_KEY, 81, STR)                                                                     \
+	X(VERIFIER, 82, STR)                                                                       \
+	X(START, 83, U64)                                                                          \
+	X(END, 84, U64)                                                                            \
+	X(ENTRY, 85, BYTES)                                                                        \
+	X(INDEX, 86, U64)                                                                          \
+	X(TREE_SIZE, 87, U64)                                                                      \
+	X(FIRST, 88, U64)                                                                          \
+	X(SECOND, 89, U64)                                                                         \
+	X(PROOF_HASH, 90, BYTES)                                                                   \
+	X(IDENTITY, 91, STR)                                                                       \
+	X(OPERATION, 92, STR)                                                                      \
+	X(SINCE, 93, U64)                                                                          \
+	X(UNTIL, 94, U64)                                                                          \
+	X(CURSOR, 95, U64)                                                                         \
+	X(LIMIT, 96, U32)                                                                          \
+	X(NEXT, 97, U64)
 
 enum kw_ipc_tag {
 #define KW_TAG_ENUM(name, id, kind) KW_T_##name = (id),

@@ -20,38 +20,39 @@ struct keeper_handler {
 	enum lock_mode lock;
 	bool unsealed; /* refuse with SEALED / NOT_INIT otherwise */
 	int (*answer)(struct kreq *r);
+	const char *path; /* audit path of unauthenticated messages */
 };
 
 static const struct keeper_handler handlers[] = {
-    {KW_MSG_SEAL_STATUS, LOCK_READ, false, keeper_answer_seal_status},
-    {KW_MSG_INIT, LOCK_WRITE, false, keeper_answer_init},
-    {KW_MSG_UNSEAL, LOCK_WRITE, false, keeper_answer_unseal},
-    {KW_MSG_SEAL, LOCK_WRITE, true, keeper_answer_seal},
-    {KW_MSG_KEY_CREATE, LOCK_SELF, true, keeper_answer_key_create},
-    {KW_MSG_KEY_READ, LOCK_READ, true, keeper_answer_key_read},
-    {KW_MSG_KEY_LIST, LOCK_READ, true, keeper_answer_key_list},
-    {KW_MSG_KEY_DELETE, LOCK_WRITE, true, keeper_answer_key_delete},
-    {KW_MSG_KEY_CONFIG, LOCK_WRITE, true, keeper_answer_key_config},
-    {KW_MSG_KEY_ROTATE, LOCK_SELF, true, keeper_answer_key_rotate},
-    {KW_MSG_KEY_EXPORT, LOCK_READ, true, keeper_answer_key_export},
-    {KW_MSG_ENCRYPT, LOCK_READ, true, keeper_answer_encrypt},
-    {KW_MSG_DECRYPT, LOCK_READ, true, keeper_answer_decrypt},
-    {KW_MSG_REWRAP, LOCK_READ, true, keeper_answer_rewrap},
-    {KW_MSG_DATAKEY, LOCK_READ, true, keeper_answer_datakey},
-    {KW_MSG_SIGN, LOCK_READ, true, keeper_answer_sign},
-    {KW_MSG_VERIFY, LOCK_READ, true, keeper_answer_verify},
-    {KW_MSG_HMAC, LOCK_READ, true, keeper_answer_hmac},
-    {KW_MSG_RANDOM, LOCK_READ, true, keeper_answer_random},
-    {KW_MSG_HASH, LOCK_READ, true, keeper_answer_hash},
-    {KW_MSG_TOKEN_CREATE, LOCK_READ, true, keeper_answer_token_create},
-    {KW_MSG_TOKEN_LOOKUP_SELF, LOCK_READ, true, keeper_answer_token_lookup_self},
-    {KW_MSG_TOKEN_REVOKE_SELF, LOCK_READ, true, keeper_answer_token_revoke_self},
-    {KW_MSG_TOKEN_REVOKE, LOCK_READ, true, keeper_answer_token_revoke},
-    {KW_MSG_TOKEN_LOOKUP, LOCK_READ, true, keeper_answer_token_lookup},
-    {KW_MSG_POLICY_PUT, LOCK_READ, true, keeper_answer_policy_put},
-    {KW_MSG_POLICY_GET, LOCK_READ, true, keeper_answer_policy_get},
-    {KW_MSG_POLICY_LIST, LOCK_READ, true, keeper_answer_policy_list},
-    {KW_MSG_POLICY_DELETE, LOCK_READ, true, keeper_answer_policy_delete},
+    {KW_MSG_SEAL_STATUS, LOCK_READ, false, keeper_answer_seal_status, NULL},
+    {KW_MSG_INIT, LOCK_WRITE, false, keeper_answer_init, NULL},
+    {KW_MSG_UNSEAL, LOCK_WRITE, false, keeper_answer_unseal, NULL},
+    {KW_MSG_SEAL, LOCK_WRITE, true, keeper_answer_seal, NULL},
+    {KW_MSG_KEY_CREATE, LOCK_SELF, true, keeper_answer_key_create, NULL},
+    {KW_MSG_KEY_READ, LOCK_READ, true, keeper_answer_key_read, NULL},
+    {KW_MSG_KEY_LIST, LOCK_READ, true, keeper_answer_key_list, NULL},
+    {KW_MSG_KEY_DELETE, LOCK_WRITE, true, keeper_answer_key_delete, NULL},
+    {KW_MSG_KEY_CONFIG, LOCK_WRITE, true, keeper_answer_key_config, NULL},
+    {KW_MSG_KEY_ROTATE, LOCK_SELF, true, keeper_answer_key_rotate, NULL},
+    {KW_MSG_KEY_EXPORT, LOCK_READ, true, keeper_answer_key_export, NULL},
+    {KW_MSG_ENCRYPT, LOCK_READ, true, keeper_answer_encrypt, NULL},
+    {KW_MSG_DECRYPT, LOCK_READ, true, keeper_answer_decrypt, NULL},
+    {KW_MSG_REWRAP, LOCK_READ, true, keeper_answer_rewrap, NULL},
+    {KW_MSG_DATAKEY, LOCK_READ, true, keeper_answer_datakey, NULL},
+    {KW_MSG_SIGN, LOCK_READ, true, keeper_answer_sign, NULL},
+    {KW_MSG_VERIFY, LOCK_READ, true, keeper_answer_verify, NULL},
+    {KW_MSG_HMAC, LOCK_READ, true, keeper_answer_hmac, NULL},
+    {KW_MSG_RANDOM, LOCK_READ, true, keeper_answer_random, NULL},
+    {KW_MSG_HASH, LOCK_READ, true, keeper_answer_hash, NULL},
+    {KW_MSG_TOKEN_CREATE, LOCK_READ, true, keeper_answer_token_create, NULL},
+    {KW_MSG_TOKEN_LOOKUP_SELF, LOCK_READ, true, keeper_answer_token_lookup_self, NULL},
+    {KW_MSG_TOKEN_REVOKE_SELF, LOCK_READ, true, keeper_answer_token_revoke_self, NULL},
+    {KW_MSG_TOKEN_REVOKE, LOCK_READ, true, keeper_answer_token_revoke, NULL},
+    {KW_MSG_TOKEN_LOOKUP, LOCK_READ, true, keeper_answer_token_lookup, NULL},
+    {KW_MSG_POLICY_PUT, LOCK_READ, true, keeper_answer_policy_put, NULL},
+    {KW_MSG_POLICY_GET, LOCK_READ, true, keeper_answer_policy_get, NULL},
+    {KW_MSG_POLICY_LIST, LOCK_READ, true, keeper_answer_policy_list, NULL},
+    {KW_MSG_POLICY_DELETE, LOCK_READ, true, keeper_answer_policy_delete, NULL},
 };
 
 int kreq_fail(struct kreq *r, int status, const char *fmt, ...)
@@ -121,6 +122,17 @@ int keeper_dispatch(struct keeper *k, const struct kw_ipc_msg *msg, struct kw_ip
 	r.name = kw_ipc_str_or(msg, KW_T_NAME, NULL);
 	if (h == NULL)
 		return kreq_fail(&r, KW_ERR_UNSUPPORTED, "operation not handled by the keeper");
+	if (h->path != NULL)
+		snprintf(r.path, sizeof(r.path), "%s", h->path);
+	/* Forced audit: nothing runs unlogged. Seal stays possible, and so
+	 * does the status probe, which is not logged. */
+	if (!k->conf->audit_unforced && msg->type != KW_MSG_SEAL_STATUS &&
+	    msg->type != KW_MSG_SEAL && keeper_audit_broken(k)) {
+		status =
+		    kreq_fail(&r, KW_ERR_UNAVAILABLE,
+		              "the audit log cannot be written; keyward refuses to work unlogged");
+		goto audit;
+	}
 	if (h->lock == LOCK_READ)
 		pthread_rwlock_rdlock(&k->lock);
 	else if (h->lock == LOCK_WRITE)
@@ -136,6 +148,13 @@ out:
 		pthread_rwlock_unlock(&k->lock);
 	kw_debug("req=%s op=%s key=%s result=%s", r.req_id, kw_msg_name(msg->type),
 	         r.name ? r.name : "-", kw_err_code(status));
+audit:
+	/* After the lock: a group commit's fdatasync must not hold up
+	 * writers. The caller sends the reply only after this returns. */
+	if (msg->type != KW_MSG_SEAL_STATUS && keeper_audit_record(&r, status) != 0 &&
+	    !k->conf->audit_unforced)
+		status = kreq_fail(&r, KW_ERR_UNAVAILABLE,
+		                   "the audit log cannot be written; the result was withheld");
 	keeper_identity_cleanup(&r.id);
 	return status;
 }

@@ -79,6 +79,8 @@ static int keeper_start(struct keeper *k, const struct kw_keeper_conf *c)
 	}
 	if ((r = keeper_seal_open(k)) != 0)
 		return r;
+	if ((r = keeper_audit_open(k)) != 0)
+		return r;
 	if (c->dev && (r = keeper_dev_setup(k)) != 0)
 		return r;
 	return 0;
@@ -86,6 +88,7 @@ static int keeper_start(struct keeper *k, const struct kw_keeper_conf *c)
 
 static void keeper_stop(struct keeper *k)
 {
+	keeper_audit_close(k);
 	pthread_rwlock_wrlock(&k->lock);
 	keeper_seal_wipe(k);
 	pthread_rwlock_unlock(&k->lock);

@@ -23,6 +23,8 @@ struct kw_keeper_conf {
 	bool dev;                 /* initialise (1 share) and unseal at start */
 	char dev_root_token[256]; /* dev mode's root token id; must be set with dev */
 	size_t secure_heap_bytes; /* 0 = default */
+	char audit_dir[1024];     /* "" = "audit" beside the SQLite file */
+	bool audit_unforced;      /* reply before the entry is durable (a loss window) */
 };
 
 /* Serve the channels until every one is closed (then returns 0) or a fatal

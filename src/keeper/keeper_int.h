@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 
+#include "../audit/audit.h"
 #include "../crypto/crypto.h"
 #include "../ipc/ipc.h"
 #include "../store/store.h"
@@ -96,6 +97,19 @@ struct keeper {
 	pthread_mutex_t cache_mu;    /* the bucket chains below, for lookup and insert */
 	struct keeper_key *keys[KEEPER_KEY_BUCKETS];
 
+	/* Audit (audit.c): the log is thread-safe on its own; the key lives
+	 * under k->lock like the root key. */
+	struct kw_audit_log *audit;
+	char node_id[2 * 16 + 1];
+	char audit_origin[64];
+	struct kw_key *audit_key; /* NULL while sealed */
+	uint8_t audit_public[KW_AUDIT_ED25519_PUBLIC_BYTES];
+	pthread_t audit_thread;
+	bool audit_thread_running;
+	pthread_mutex_t audit_mu;
+	pthread_cond_t audit_cv;
+	bool audit_stop;
+
 	pthread_mutex_t auth_lock;
 	struct keeper_token *tokens[KEEPER_AUTH_BUCKETS];
 	struct keeper_policy *policies[KEEPER_AUTH_BUCKETS];
@@ -110,6 +124,7 @@ struct kreq {
 	const char *name; /* NAME field or NULL */
 	struct keeper_identity id;
 	bool authed;
+	char path[2 * KW_NAME_MAX + 64]; /* canonical path checked, for the audit entry */
 };
 
 /* dispatch.c */
@@ -152,6 +167,20 @@ int keeper_answer_verify(struct kreq *r);
 int keeper_answer_hmac(struct kreq *r);
 int keeper_answer_random(struct kreq *r);
 int keeper_answer_hash(struct kreq *r);
+
+/* audit.c */
+int keeper_audit_open(struct keeper *k) KW_MUST_CHECK;
+void keeper_audit_close(struct keeper *k);
+int keeper_audit_unsealed(struct keeper *k) KW_MUST_CHECK; /* write lock */
+void keeper_audit_sealing(struct keeper *k);               /* write lock */
+void keeper_audit_checkpoint(struct keeper *k);            /* read or write lock */
+bool keeper_audit_broken(struct keeper *k);
+int keeper_audit_record(struct kreq *r, int status);
+int keeper_answer_audit_checkpoint(struct kreq *r);
+int keeper_answer_audit_entries(struct kreq *r);
+int keeper_answer_audit_inclusion(struct kreq *r);
+int keeper_answer_audit_consistency(struct kreq *r);
+int keeper_answer_audit_search(struct kreq *r);
 
 /* token.c */
 int keeper_token_issue(struct keeper *k, const char *fixed_id, const char *display_name,

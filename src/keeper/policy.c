@@ -281,6 +281,7 @@ int keeper_authorize(struct kreq *r, const char *path, unsigned caps)
 	char *list, *save = NULL;
 	int s;
 
+	snprintf(r->path, sizeof(r->path), "%s", path);
 	if ((s = keeper_identify(r)) != 0)
 		return s;
 	if (r->id.root)

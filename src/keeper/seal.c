@@ -32,6 +32,7 @@ static void progress_wipe(struct keeper *k)
 
 void keeper_seal_wipe(struct keeper *k)
 {
+	keeper_audit_sealing(k);
 	progress_wipe(k);
 	keeper_keys_purge(k);
 	kw_secure_free(k->root_key, KW_ROOT_KEY_BYTES);
@@ -241,7 +242,7 @@ static int unseal_finish(struct kreq *r)
 	uint8_t *unseal = kw_secure_alloc(KW_ROOT_KEY_BYTES);
 	uint8_t *wrapped = NULL, *root = NULL;
 	size_t wrapped_len = 0, root_len = 0;
-	int s = KW_ERR_NOMEM;
+	int s = KW_ERR_NOMEM, audit = 0;
 
 	if (unseal == NULL)
 		goto out;
@@ -258,13 +259,24 @@ static int unseal_finish(struct kreq *r)
 	}
 	if (s == 0) {
 		k->root_key = root;
-		k->sealed = false;
-		kw_info("keyward unsealed");
+		/* No audit key, no unseal: keyward does not work unlogged. */
+		if ((audit = keeper_audit_unsealed(k)) != 0) {
+			kw_secure_free(root, KW_ROOT_KEY_BYTES);
+			k->root_key = NULL;
+		} else {
+			k->sealed = false;
+			kw_info("keyward unsealed");
+		}
 	}
 out:
 	progress_wipe(k);
 	kw_secure_free(unseal, KW_ROOT_KEY_BYTES);
 	free(wrapped);
+	if (audit != 0)
+		return kreq_fail(r, audit,
+		                 "the shares are right, but the audit signing key cannot be loaded "
+		                 "(%s); keyward stays sealed",
+		                 kw_err_str(audit));
 	if (s != 0)
 		return kreq_fail(r, KW_ERR_BAD_SHARE,
 		                 "the shares do not combine to the unseal key; progress was reset");
