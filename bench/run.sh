@@ -89,7 +89,7 @@ listeners:
     tls_key_file: $dir/server.key
 limits: { threads: ${KEYWARD_BENCH_THREADS:-0} }
 audit: { forced: ${KEYWARD_BENCH_FORCED_AUDIT:-true} }
-log_level: warn
+log_level: ${KEYWARD_BENCH_LOG_LEVEL:-warn}
 EOF
 
 token=$(openssl rand -hex 16)

@@ -207,6 +207,7 @@ int keeper_audit_open(struct keeper *k)
 
 void keeper_audit_close(struct keeper *k)
 {
+	struct kw_audit_head h;
 	int r;
 
 	if (k->audit_thread_running) {
@@ -222,6 +223,9 @@ void keeper_audit_close(struct keeper *k)
 	pthread_rwlock_wrlock(&k->lock);
 	keeper_audit_checkpoint(k);
 	pthread_rwlock_unlock(&k->lock);
+	if (kw_audit_log_head(k->audit, &h) == 0)
+		kw_info("audit: %llu entries in the log; %llu fdatasyncs since start",
+			(unsigned long long)h.size, (unsigned long long)h.syncs);
 	if ((r = kw_audit_log_close(k->audit)) != 0)
 		kw_error("audit: the last sync of the audit log failed: %s", kw_err_str(r));
 	k->audit = NULL;
