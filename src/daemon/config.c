@@ -9,7 +9,7 @@
  *     - address: unix:/run/keyward/keyward.sock
  *   limits: { max_body_bytes: 1048576, threads: 4, connection_timeout: 60,
  *             connection_limit: 1024 }
- *   audit: { forced: true, dir: /var/lib/keyward/audit }
+ *   audit: { forced: true, dir: /var/lib/keyward/audit, sink: stdout }
  *   log_level: info
  */
 #include <errno.h>
@@ -212,6 +212,8 @@ static int audit_field(const char *key, struct fy_node *v, void *ctx)
 
 	if (strcmp(key, "dir") == 0)
 		return scalar(v, "audit.dir", c->keeper.audit_dir, sizeof(c->keeper.audit_dir));
+	if (strcmp(key, "sink") == 0)
+		return scalar(v, "audit.sink", c->keeper.audit_sink, sizeof(c->keeper.audit_sink));
 	if ((r = boolean(v, "audit.forced", &forced)) != 0)
 		return r;
 	c->keeper.audit_unforced = !forced;
@@ -223,7 +225,7 @@ static int top_field(const char *key, struct fy_node *v, void *ctx)
 	static const char *const storage_keys[] = {"path", NULL};
 	static const char *const limits_keys[] = {"max_body_bytes", "threads", "connection_timeout",
 	                                          "connection_limit", NULL};
-	static const char *const audit_keys[] = {"forced", "dir", NULL};
+	static const char *const audit_keys[] = {"forced", "dir", "sink", NULL};
 	struct kw_daemon_conf *c = ctx;
 	char level[16];
 	int r;

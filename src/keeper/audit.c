@@ -192,6 +192,9 @@ int keeper_audit_open(struct keeper *k)
 		kw_error("audit: cannot open the audit log in %s: %s", dir, kw_err_str(r));
 		return r;
 	}
+	if (k->conf->audit_sink[0] != '\0' &&
+	    (r = keeper_sink_open(k->conf->audit_sink, &k->sink)) != 0)
+		return r;
 	if (k->conf->audit_unforced)
 		kw_warn("audit: forced audit is OFF: replies may leave before their entry is "
 		        "durable; a crash can lose up to %d ms of entries",
@@ -225,10 +228,12 @@ void keeper_audit_close(struct keeper *k)
 	pthread_rwlock_unlock(&k->lock);
 	if (kw_audit_log_head(k->audit, &h) == 0)
 		kw_info("audit: %llu entries in the log; %llu fdatasyncs since start",
-			(unsigned long long)h.size, (unsigned long long)h.syncs);
+		        (unsigned long long)h.size, (unsigned long long)h.syncs);
 	if ((r = kw_audit_log_close(k->audit)) != 0)
 		kw_error("audit: the last sync of the audit log failed: %s", kw_err_str(r));
 	k->audit = NULL;
+	keeper_sink_close(k->sink);
+	k->sink = NULL;
 }
 
 /* ---- one entry per request ---- */
@@ -290,14 +295,19 @@ int keeper_audit_record(struct kreq *r, int status)
 	e.has_output_sha256 = status == 0 && digest_of(r->reply, output_tags,
 	                                               KW_ARRAY_LEN(output_tags), e.output_sha256);
 	e.request_id = r->req_id;
+	e.time_us = kw_now_us(); /* stamped here so the sink line says the same */
 	if (r->k->conf->audit_unforced)
-		s = kw_audit_log_append(r->k->audit, &e, NULL);
+		s = kw_audit_log_append(r->k->audit, &e, &e.index);
 	else
-		s = kw_audit_log_commit(r->k->audit, &e, NULL);
-	if (s != 0)
+		s = kw_audit_log_commit(r->k->audit, &e, &e.index);
+	if (s != 0) {
 		kw_error("req=%s: the audit entry could not be written: %s", r->req_id,
 		         kw_err_str(s));
-	return s;
+		return s;
+	}
+	if (r->k->sink != NULL)
+		keeper_sink_write(r->k->sink, &e);
+	return 0;
 }
 
 /* ---- AUDIT_* messages ---- */

@@ -25,6 +25,7 @@ struct kw_keeper_conf {
 	size_t secure_heap_bytes; /* 0 = default */
 	char audit_dir[1024];     /* "" = "audit" beside the SQLite file */
 	bool audit_unforced;      /* reply before the entry is durable (a loss window) */
+	char audit_sink[1024];    /* "", "stdout", "syslog" or a file path (JSON lines) */
 };
 
 /* Serve the channels until every one is closed (then returns 0) or a fatal

@@ -104,6 +104,7 @@ struct keeper {
 	char audit_origin[64];
 	struct kw_key *audit_key; /* NULL while sealed */
 	uint8_t audit_public[KW_AUDIT_ED25519_PUBLIC_BYTES];
+	struct keeper_sink *sink; /* JSON lines for a SIEM, or NULL */
 	pthread_t audit_thread;
 	bool audit_thread_running;
 	pthread_mutex_t audit_mu;
@@ -181,6 +182,13 @@ int keeper_answer_audit_entries(struct kreq *r);
 int keeper_answer_audit_inclusion(struct kreq *r);
 int keeper_answer_audit_consistency(struct kreq *r);
 int keeper_answer_audit_search(struct kreq *r);
+
+/* sink.c: a copy of each entry as one JSON line (file, stdout or syslog).
+ * Best effort: the Merkle log is the record; a failing sink is logged. */
+struct keeper_sink;
+int keeper_sink_open(const char *where, struct keeper_sink **out) KW_MUST_CHECK;
+void keeper_sink_write(struct keeper_sink *s, const struct kw_audit_entry *e);
+void keeper_sink_close(struct keeper_sink *s);
 
 /* token.c */
 int keeper_token_issue(struct keeper *k, const char *fixed_id, const char *display_name,

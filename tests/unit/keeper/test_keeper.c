@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -489,6 +490,43 @@ static void selftest_failure_refuses(void **state)
 	init_unseal(f);
 }
 
+/* Every logged request also goes to the sink as one JSON line. */
+static void audit_sink_json_lines(void **state)
+{
+	struct fx *f = *state;
+	char path[160], line[4096];
+	int lines = 0, signs = 0;
+	FILE *in;
+
+	keeper_stop(f);
+	snprintf(path, sizeof(path), "%s/sink.jsonl", f->dir);
+	snprintf(f->conf.audit_sink, sizeof(f->conf.audit_sink), "%s", path);
+	keeper_start(f);
+	init_unseal(f);
+	create(f, "s", "ed25519", 0);
+	sign(f, f->root, "s", 0, NULL, NULL);
+	sign(f, "kws.bogus", "s", KW_ERR_AUTH, NULL, NULL);
+	keeper_stop(f);
+	f->conf.audit_sink[0] = '\0';
+	keeper_start(f);
+	assert_non_null(in = fopen(path, "r"));
+	while (fgets(line, sizeof(line), in) != NULL) {
+		json_error_t err;
+		json_t *j = json_loads(line, 0, &err);
+
+		assert_non_null(j);
+		assert_true(json_is_integer(json_object_get(j, "index")));
+		if (strcmp(json_string_value(json_object_get(j, "operation")), "sign") == 0)
+			signs++;
+		json_decref(j);
+		lines++;
+	}
+	fclose(in);
+	/* init, 3 unseals, create, 2 signs (one denied). */
+	assert_int_equal(lines, 7);
+	assert_int_equal(signs, 2);
+}
+
 /* Inside the boundary a malformed frame is fatal: the keeper exits. */
 static void malformed_frame_stops_keeper(void **state)
 {
@@ -537,6 +575,7 @@ int main(int argc, char **argv)
 	    T("tampered-rows-fail-closed", tampered_rows_fail_closed),
 	    T("delete-needs-permission", delete_needs_permission),
 	    T("selftest-failure-refuses", selftest_failure_refuses),
+	    T("audit-sink-json-lines", audit_sink_json_lines),
 	    {"/keeper/malformed-frame-stops-keeper", malformed_frame_stops_keeper, NULL, NULL,
 	     NULL},
 	};
