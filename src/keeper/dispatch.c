@@ -53,6 +53,11 @@ static const struct keeper_handler handlers[] = {
     {KW_MSG_POLICY_GET, LOCK_READ, true, keeper_answer_policy_get, NULL},
     {KW_MSG_POLICY_LIST, LOCK_READ, true, keeper_answer_policy_list, NULL},
     {KW_MSG_POLICY_DELETE, LOCK_READ, true, keeper_answer_policy_delete, NULL},
+    {KW_MSG_AUDIT_CHECKPOINT, LOCK_READ, true, keeper_answer_audit_checkpoint, NULL},
+    {KW_MSG_AUDIT_ENTRIES, LOCK_READ, true, keeper_answer_audit_entries, NULL},
+    {KW_MSG_AUDIT_INCLUSION, LOCK_READ, true, keeper_answer_audit_inclusion, NULL},
+    {KW_MSG_AUDIT_CONSISTENCY, LOCK_READ, true, keeper_answer_audit_consistency, NULL},
+    {KW_MSG_AUDIT_SEARCH, LOCK_READ, true, keeper_answer_audit_search, NULL},
 };
 
 int kreq_fail(struct kreq *r, int status, const char *fmt, ...)
