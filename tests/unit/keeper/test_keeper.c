@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "../../../src/audit/audit.h"
 #include "../../../src/crypto/crypto.h"
 #include "../../../src/ipc/ipc.h"
 #include "../../../src/keeper/keeper.h"
@@ -527,6 +528,46 @@ static void audit_sink_json_lines(void **state)
 	assert_int_equal(signs, 2);
 }
 
+/* The audit messages: a signed checkpoint that verifies with the verifier
+ * key the keeper gives out, over a log holding every request so far. */
+static void audit_checkpoint_and_entries(void **state)
+{
+	struct fx *f = *state;
+	struct kw_ipc_msg rep;
+	struct kw_audit_verifier v;
+	struct kw_audit_checkpoint cp;
+	const char *note, *verifier;
+	const struct kw_ipc_field *e;
+	size_t pos = 0, n = 0;
+
+	init_unseal(f);
+	create(f, "a", "ed25519", 0);
+	sign(f, f->root, "a", 0, NULL, NULL);
+	assert_int_equal(call(f, KW_MSG_AUDIT_CHECKPOINT, f->root, &rep, 0), 0);
+	assert_int_equal(kw_ipc_get_str(&rep, KW_T_CHECKPOINT, &note), 0);
+	assert_int_equal(kw_ipc_get_str(&rep, KW_T_VERIFIER, &verifier), 0);
+	assert_non_null(strstr(kw_ipc_str_or(&rep, KW_T_PUBLIC_KEY, ""), "BEGIN PUBLIC KEY"));
+	assert_int_equal(kw_audit_verifier_decode(verifier, &v), 0);
+	assert_int_equal(kw_audit_checkpoint_open(note, strlen(note), &v, &cp), 0);
+	/* init, 3 unseals, create, sign: durable before their replies. */
+	assert_true(cp.size >= 6);
+	kw_ipc_msg_cleanup(&rep);
+	assert_int_equal(call(f, KW_MSG_AUDIT_ENTRIES, f->root, &rep, 0), 0);
+	while ((e = kw_ipc_next(&rep, KW_T_ENTRY, &pos)) != NULL) {
+		struct kw_audit_entry *d;
+		assert_true(e->len > 8);
+		assert_int_equal(kw_load_u64(e->val), n);
+		assert_int_equal(kw_audit_entry_decode(e->val + 8, e->len - 8, &d), 0);
+		kw_audit_entry_free(d);
+		n++;
+	}
+	assert_true(n >= 6);
+	kw_ipc_msg_cleanup(&rep);
+	/* Reading the audit log needs sudo: a plain token is refused. */
+	assert_int_equal(call(f, KW_MSG_AUDIT_CHECKPOINT, "kws.nobody", &rep, 0), KW_ERR_AUTH);
+	kw_ipc_msg_cleanup(&rep);
+}
+
 /* Inside the boundary a malformed frame is fatal: the keeper exits. */
 static void malformed_frame_stops_keeper(void **state)
 {
@@ -576,6 +617,7 @@ int main(int argc, char **argv)
 	    T("delete-needs-permission", delete_needs_permission),
 	    T("selftest-failure-refuses", selftest_failure_refuses),
 	    T("audit-sink-json-lines", audit_sink_json_lines),
+	    T("audit-checkpoint-and-entries", audit_checkpoint_and_entries),
 	    {"/keeper/malformed-frame-stops-keeper", malformed_frame_stops_keeper, NULL, NULL,
 	     NULL},
 	};
