@@ -1,6 +1,6 @@
 /*
  * cli: the keyward command. One file per command group (operator.c, key.c,
- * crypto.c, token.c, policy.c) over libkeyward; parse.c holds the command
+ * crypto.c, token.c, policy.c, audit.c) over libkeyward; parse.c holds the command
  * table and the argument parser (a pure function, unit-tested); io.c reads
  * inputs and writes outputs; main.c wires them.
  *
@@ -26,14 +26,15 @@
 #define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
 
-#define CLI_INPUT_MAX    (32u << 20) /* bytes read from a file or stdin */
-#define CLI_POS_MAX      3
-#define CLI_POLICIES_MAX 64
-#define CLI_SHARES_MAX   255
-#define CLI_SHARE_MAX    1024 /* longest unseal share read from a terminal */
-#define CLI_ERR_MAX      256
+#define CLI_INPUT_MAX       (32u << 20) /* bytes read from a file or stdin */
+#define CLI_POS_MAX         3
+#define CLI_POLICIES_MAX    64
+#define CLI_SHARES_MAX      255
+#define CLI_SHARE_MAX       1024 /* longest unseal share read from a terminal */
+#define CLI_ERR_MAX         256
+#define CLI_CHECKPOINTS_MAX 64 /* --checkpoint files one command takes */
 
-enum cli_format { CLI_FORMAT_TEXT, CLI_FORMAT_JSON };
+enum cli_format { CLI_FORMAT_TEXT, CLI_FORMAT_JSON, CLI_FORMAT_CSV /* audit report only */ };
 
 /* Command flags; each command accepts a set of them (cli_command.flags). */
 enum cli_flag {
@@ -49,6 +50,22 @@ enum cli_flag {
 	CLI_F_HMAC,
 	CLI_F_POLICY,
 	CLI_F_TTL,
+	/* audit */
+	CLI_F_DIR,
+	CLI_F_VERIFIER, /* "key" for verify and prove: a verifier key */
+	CLI_F_KEY_FILE,
+	CLI_F_CHECKPOINT,
+	CLI_F_KEY_NAME, /* "key" for search and report: a key name */
+	CLI_F_IDENTITY,
+	CLI_F_OPERATION,
+	CLI_F_SINCE,
+	CLI_F_UNTIL,
+	CLI_F_INDEX,
+	CLI_F_TREE_SIZE,
+	CLI_F_FIRST,
+	CLI_F_SECOND,
+	CLI_F_FROM,
+	CLI_F_TO,
 	CLI_F_COUNT
 };
 #define CLI_FLAG(f) (1u << (f))
@@ -92,6 +109,18 @@ struct cli_args {
 	const char *policies[CLI_POLICIES_MAX];
 	size_t npolicies;
 	const char *ttl;
+
+	/* audit; times are unix microseconds */
+	const char *dir;
+	const char *verifier;
+	const char *key_file;
+	const char *checkpoints[CLI_CHECKPOINTS_MAX];
+	size_t ncheckpoints;
+	const char *key_name;
+	const char *identity;
+	const char *operation;
+	uint64_t since_us, until_us, from_us, to_us;
+	uint64_t index, tree_size, first, second;
 };
 
 /*
@@ -128,6 +157,10 @@ int cli_token_create(struct kw_client *c, const struct cli_args *a);
 int cli_policy_write(struct kw_client *c, const struct cli_args *a);
 int cli_policy_read(struct kw_client *c, const struct cli_args *a);
 int cli_policy_list(struct kw_client *c, const struct cli_args *a);
+int cli_audit_verify(struct kw_client *c, const struct cli_args *a);
+int cli_audit_search(struct kw_client *c, const struct cli_args *a);
+int cli_audit_prove(struct kw_client *c, const struct cli_args *a);
+int cli_audit_report(struct kw_client *c, const struct cli_args *a);
 
 /* io.c: inputs. path NULL or "-" is stdin. Errors are printed ("keyward:
  * <what>: ..."); the return is 0 or a KW_ERR_*. */

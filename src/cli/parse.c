@@ -13,6 +13,8 @@
 
 enum flag_kind { FLAG_BOOL, FLAG_STR, FLAG_UINT };
 
+#define TIME_HELP "RFC 3339 (2026-11-28T14:00:00Z) or unix seconds"
+
 struct flag_spec {
 	const char *name;
 	const char *metavar;
@@ -46,6 +48,30 @@ static const struct flag_spec flag_specs[CLI_F_COUNT] = {
                     "SIGNATURE is an HMAC made by 'keyward hmac', not a signature"},
     [CLI_F_POLICY] = {"policy", "P", FLAG_STR, "policy to attach; repeat for several"},
     [CLI_F_TTL] = {"ttl", "DURATION", FLAG_STR, "token lifetime: 30m, 1h, 768h..."},
+    [CLI_F_DIR] = {"dir", "DIR", FLAG_STR,
+                   "an audit log directory (audit/ beside the store) or a copy of its files; "
+                   "without it the server's log is fetched"},
+    [CLI_F_VERIFIER] = {"key", "VERIFIER", FLAG_STR,
+                        "the audit verifier key to trust (keyward/audit/<node>+<id>+<key>); "
+                        "without it the server's is fetched and trusted"},
+    [CLI_F_KEY_FILE] = {"key-file", "FILE", FLAG_STR, "read the verifier key from FILE"},
+    [CLI_F_CHECKPOINT] = {"checkpoint", "FILE", FLAG_STR,
+                          "a signed checkpoint kept earlier, to check against as well; repeat "
+                          "for several"},
+    [CLI_F_KEY_NAME] = {"key", "NAME", FLAG_STR, "only entries for this key"},
+    [CLI_F_IDENTITY] = {"identity", "ID", FLAG_STR,
+                        "only entries of this subject or token accessor"},
+    [CLI_F_OPERATION] = {"operation", "OP", FLAG_STR,
+                         "only this operation: sign, decrypt, key-create, ..."},
+    [CLI_F_SINCE] = {"since", "TIME", FLAG_STR, "entries at or after TIME: " TIME_HELP},
+    [CLI_F_UNTIL] = {"until", "TIME", FLAG_STR, "entries before TIME: " TIME_HELP},
+    [CLI_F_INDEX] = {"index", "N", FLAG_STR, "prove that entry N is in the log"},
+    [CLI_F_TREE_SIZE] = {"tree-size", "S", FLAG_STR,
+                         "in the tree of the first S entries (default: the newest checkpoint's)"},
+    [CLI_F_FIRST] = {"first", "A", FLAG_STR, "prove that the tree of A entries is a prefix of..."},
+    [CLI_F_SECOND] = {"second", "B", FLAG_STR, "...the tree of B entries"},
+    [CLI_F_FROM] = {"from", "TIME", FLAG_STR, "window start (inclusive): " TIME_HELP},
+    [CLI_F_TO] = {"to", "TIME", FLAG_STR, "window end (exclusive): " TIME_HELP},
 };
 
 #define F(x) CLI_FLAG(CLI_F_##x)
@@ -101,6 +127,35 @@ static const struct cli_command commands[] = {
      "FILE holds a Vault ACL policy; keyward takes its JSON form.", cli_policy_write},
     {"policy", "read", "NAME", 1, 1, 0, "Print a policy's text", "", cli_policy_read},
     {"policy", "list", "", 0, 0, 0, "List policy names, one per line", "", cli_policy_list},
+    {"audit", "verify", "", 0, 0, F(DIR) | F(VERIFIER) | F(KEY_FILE) | F(CHECKPOINT),
+     "Check every audit entry against signed checkpoints",
+     "Re-reads every entry, recomputes the Merkle tree and compares it with each checkpoint: "
+     "the newest one stored in -dir (or sent by the server), and any given with -checkpoint. "
+     "With -dir and -key no server is needed. Prints \"ok: N entries, verified up to "
+     "checkpoint size S\", or \"FAIL at index I: why\" (I is the first entry not vouched "
+     "for) and exits 1.",
+     cli_audit_verify},
+    {"audit", "search", "", 0, 0, F(KEY_NAME) | F(IDENTITY) | F(OPERATION) | F(SINCE) | F(UNTIL),
+     "Find audit entries",
+     "Prints matching entries, one per line (-format json: one JSON object per line), from "
+     "the whole log as it was when the search began.",
+     cli_audit_search},
+    {"audit", "prove", "", 0, 0,
+     F(INDEX) | F(TREE_SIZE) | F(FIRST) | F(SECOND) | F(VERIFIER) | F(KEY_FILE) | F(CHECKPOINT),
+     "Fetch and check an inclusion or consistency proof",
+     "Give -index N [-tree-size S] for an inclusion proof, or -first A -second B for a "
+     "consistency proof. Roots come from signed checkpoints (the server's newest, and any "
+     "-checkpoint); a tree size no checkpoint has is recomputed from the entries and tied "
+     "to the newest checkpoint by a consistency proof. Prints the hashes and \"proof ok\", "
+     "or exits 1.",
+     cli_audit_prove},
+    {"audit", "report", "", 0, 0, F(KEY_NAME) | F(FROM) | F(TO),
+     "List every use of a key in a time window",
+     "The compromise-window report: every sign, verify, encrypt, decrypt, rewrap, datakey "
+     "and hmac with the key from -from to -to, with time, identity, source, key version, "
+     "result, input and output SHA-256 and request id. -format text (default), json or "
+     "csv.",
+     cli_audit_report},
 };
 
 #undef F
@@ -164,7 +219,8 @@ static void help_globals(FILE *f)
 	           "  -token TOKEN                     token (discouraged: use KEYWARD_TOKEN)\n"
 	           "  -ca-cert FILE                    PEM CA bundle to verify the server "
 	           "(KEYWARD_CACERT)\n"
-	           "  -format text|json                output format (default text)\n"
+	           "  -format text|json                output format (default text; audit report: "
+	           "csv too)\n"
 	           "  -h, -help                        show help\n");
 }
 
@@ -292,6 +348,79 @@ static int parse_uint(struct parser *p, const char *flag, const char *v, unsigne
 	return 0;
 }
 
+static int parse_u64(struct parser *p, const char *flag, const char *v, uint64_t *out)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	if (*v < '0' || *v > '9')
+		return fail(p, "flag -%s takes a number, not \"%.64s\"", flag, v);
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n > INT64_MAX)
+		return fail(p, "flag -%s takes a number below 2^63, not \"%.64s\"", flag, v);
+	*out = n;
+	return 0;
+}
+
+static int parse_time(struct parser *p, const char *flag, const char *v, uint64_t *out)
+{
+	if (kw_client_audit_time_parse(v, out) != 0)
+		return fail(p, "flag -%s takes " TIME_HELP ", not \"%.64s\"", flag, v);
+	return 0;
+}
+
+/* The audit commands' flags. */
+static int audit_flag_store(struct parser *p, enum cli_flag f, const char *v)
+{
+	struct cli_args *a = p->a;
+	const char *name = flag_specs[f].name;
+
+	switch (f) {
+	case CLI_F_DIR:
+		a->dir = v;
+		return 0;
+	case CLI_F_VERIFIER:
+		a->verifier = v;
+		return 0;
+	case CLI_F_KEY_FILE:
+		a->key_file = v;
+		return 0;
+	case CLI_F_CHECKPOINT:
+		if (a->ncheckpoints == CLI_CHECKPOINTS_MAX)
+			return fail(p, "at most %d -checkpoint flags", CLI_CHECKPOINTS_MAX);
+		a->checkpoints[a->ncheckpoints++] = v;
+		return 0;
+	case CLI_F_KEY_NAME:
+		a->key_name = v;
+		return *v ? 0 : fail(p, "flag -key needs a key name");
+	case CLI_F_IDENTITY:
+		a->identity = v;
+		return *v ? 0 : fail(p, "flag -identity needs a subject or accessor");
+	case CLI_F_OPERATION:
+		a->operation = v;
+		return *v ? 0 : fail(p, "flag -operation needs an operation name");
+	case CLI_F_SINCE:
+		return parse_time(p, name, v, &a->since_us);
+	case CLI_F_UNTIL:
+		return parse_time(p, name, v, &a->until_us);
+	case CLI_F_FROM:
+		return parse_time(p, name, v, &a->from_us);
+	case CLI_F_TO:
+		return parse_time(p, name, v, &a->to_us);
+	case CLI_F_INDEX:
+		return parse_u64(p, name, v, &a->index);
+	case CLI_F_TREE_SIZE:
+		return parse_u64(p, name, v, &a->tree_size);
+	case CLI_F_FIRST:
+		return parse_u64(p, name, v, &a->first);
+	case CLI_F_SECOND:
+		return parse_u64(p, name, v, &a->second);
+	default:
+		return fail(p, "internal: unknown flag");
+	}
+}
+
 static int flag_store(struct parser *p, enum cli_flag f, const char *v)
 {
 	struct cli_args *a = p->a;
@@ -350,7 +479,7 @@ static int flag_store(struct parser *p, enum cli_flag f, const char *v)
 		break;
 	}
 	default:
-		r = fail(p, "internal: unknown flag");
+		r = audit_flag_store(p, f, v);
 	}
 	if (r == 0)
 		a->set |= CLI_FLAG(f);
@@ -398,8 +527,11 @@ static int global_flag(struct parser *p, const char *name, const char *eq, bool 
 		a->format = CLI_FORMAT_TEXT;
 	} else if (strcmp(v, "json") == 0) {
 		a->format = CLI_FORMAT_JSON;
+	} else if (strcmp(v, "csv") == 0) {
+		a->format = CLI_FORMAT_CSV;
 	} else {
-		return fail(p, "flag -format takes text or json, not \"%s\"", v);
+		return fail(p, "flag -format takes text or json (csv: audit report), not \"%s\"",
+		            v);
 	}
 	return 0;
 }
@@ -411,10 +543,11 @@ static int command_flag(struct parser *p, const char *name, const char *eq)
 	int r;
 
 	for (size_t f = 0; f < CLI_F_COUNT; f++) {
-		if (strcmp(flag_specs[f].name, name) != 0)
+		/* One name may mean different flags in different commands
+		 * ("-key": a verifier key or a key name). */
+		if (strcmp(flag_specs[f].name, name) != 0 || cmd == NULL ||
+		    !(cmd->flags & CLI_FLAG(f)))
 			continue;
-		if (cmd == NULL || !(cmd->flags & CLI_FLAG(f)))
-			break;
 		if (flag_specs[f].kind == FLAG_BOOL)
 			v = eq ? eq + 1 : NULL;
 		else if ((r = flag_value(p, name, eq, &v)) != 0)
@@ -488,6 +621,50 @@ static int check_init(struct parser *p)
 	return 0;
 }
 
+static bool given(const struct cli_args *a, enum cli_flag f)
+{
+	return (a->set & CLI_FLAG(f)) != 0;
+}
+
+static int check_prove(struct parser *p)
+{
+	const struct cli_args *a = p->a;
+	bool incl = given(a, CLI_F_INDEX) || given(a, CLI_F_TREE_SIZE);
+	bool cons = given(a, CLI_F_FIRST) || given(a, CLI_F_SECOND);
+
+	if (incl == cons)
+		return fail(p, "audit prove: give -index N [-tree-size S], or -first A -second B");
+	if (incl && !given(a, CLI_F_INDEX))
+		return fail(p, "audit prove: -tree-size needs -index");
+	if (incl && given(a, CLI_F_TREE_SIZE) && a->index >= a->tree_size)
+		return fail(p, "audit prove: -index must be below -tree-size");
+	if (cons && !(given(a, CLI_F_FIRST) && given(a, CLI_F_SECOND)))
+		return fail(p, "audit prove: give both -first and -second");
+	if (cons && a->first > a->second)
+		return fail(p, "audit prove: -first must not be above -second");
+	return 0;
+}
+
+static int check_audit(struct parser *p)
+{
+	const struct cli_args *a = p->a;
+	int (*run)(struct kw_client *, const struct cli_args *) = a->cmd->run;
+
+	if (given(a, CLI_F_VERIFIER) && given(a, CLI_F_KEY_FILE))
+		return fail(p, "audit %s: give -key or -key-file, not both", a->cmd->name);
+	if (run == cli_audit_prove)
+		return check_prove(p);
+	if (run == cli_audit_search && given(a, CLI_F_SINCE) && given(a, CLI_F_UNTIL) &&
+	    a->since_us >= a->until_us)
+		return fail(p, "audit search: -until must be after -since");
+	if (run == cli_audit_report &&
+	    !(given(a, CLI_F_KEY_NAME) && given(a, CLI_F_FROM) && given(a, CLI_F_TO)))
+		return fail(p, "audit report: -key, -from and -to are required");
+	if (run == cli_audit_report && a->from_us >= a->to_us)
+		return fail(p, "audit report: -to must be after -from");
+	return 0;
+}
+
 static int check_command(struct parser *p)
 {
 	struct cli_args *a = p->a;
@@ -506,6 +683,10 @@ static int check_command(struct parser *p)
 		return fail(p, "key config: nothing to change; give at least one flag");
 	if (cmd->run == cli_key_config && (a->set & CLI_FLAG(CLI_F_EXPORTABLE)) && !a->exportable)
 		return fail(p, "key config: exportable can only be turned on");
+	if (a->format == CLI_FORMAT_CSV && cmd->run != cli_audit_report)
+		return fail(p, "%s: -format csv is for audit report only", name);
+	if (cmd->group != NULL && strcmp(cmd->group, "audit") == 0)
+		return check_audit(p);
 	return 0;
 }
 

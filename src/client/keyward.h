@@ -212,4 +212,36 @@ int kw_client_policy_write(struct kw_client *c, const char *name, const char *te
 int kw_client_policy_read(struct kw_client *c, const char *name, json_t **data) KW_MUST_CHECK;
 int kw_client_policy_list(struct kw_client *c, json_t **names) KW_MUST_CHECK;
 
+/*
+ * keyward/audit: the verifiable audit log (keyward's own API; Vault has
+ * none). Needs a token with sudo on keyward/audit/<what>. Replies are the
+ * "data" objects: checkpoint {checkpoint (signed note), public_key (PEM),
+ * verifier_key}; entries {entries: [{index, leaf (base64), entry}],
+ * tree_size}; proofs {hashes: [base64...]}; search {entries, next_cursor}.
+ * Nothing here is secret: entries carry digests and token accessors only.
+ */
+struct kw_client_audit_query {
+	const char *key;       /* key name; NULL: any */
+	const char *identity;  /* subject or token accessor; NULL: any */
+	const char *operation; /* "sign", "key-create"...; NULL: any */
+	uint64_t since_us;     /* unix microseconds, inclusive; 0: no bound */
+	uint64_t until_us;     /* exclusive; 0: no bound */
+};
+int kw_client_audit_checkpoint(struct kw_client *c, json_t **data) KW_MUST_CHECK;
+/* Entries [start, end); end 0 lets the server choose the page. */
+int kw_client_audit_entries(struct kw_client *c, uint64_t start, uint64_t end,
+                            json_t **data) KW_MUST_CHECK;
+int kw_client_audit_inclusion(struct kw_client *c, uint64_t index, uint64_t tree_size,
+                              json_t **data) KW_MUST_CHECK;
+int kw_client_audit_consistency(struct kw_client *c, uint64_t first, uint64_t second,
+                                json_t **data) KW_MUST_CHECK;
+/* One page of matches at index >= cursor; limit 0: the server's default. */
+int kw_client_audit_search(struct kw_client *c, const struct kw_client_audit_query *q,
+                           uint64_t cursor, unsigned limit, json_t **data) KW_MUST_CHECK;
+/* A time as RFC 3339 ("2026-11-28T14:00:00Z", any offset, a fraction to the
+ * microsecond) or unix seconds, to unix microseconds; KW_ERR_INVALID. */
+int kw_client_audit_time_parse(const char *s, uint64_t *us) KW_MUST_CHECK;
+/* Unix microseconds as "2026-11-28T14:00:00.000000Z" (buf >= 32 bytes). */
+void kw_client_audit_time_format(uint64_t us, char *buf, size_t len);
+
 #endif

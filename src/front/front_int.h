@@ -5,7 +5,7 @@
  * request ids).
  *
  * A request is one struct kw_req, built by http.c on an MHD worker thread,
- * routed by route.c to a handler (sys.c, keys.c, transit.c, token.c) that
+ * routed by route.c to a handler (sys.c, keys.c, transit.c, token.c, audit.c) that
  * turns JSON into one or more keeper IPC calls (request.c) and the replies
  * into JSON (reply.c). A handler returns 0 with a response, or a negative
  * KW_ERR_* with an optional sentence in r->fail; route.c turns the latter
@@ -330,5 +330,67 @@ int kw_h_token_lookup_accessor(struct kw_req *r, struct kw_resp *out);
 int kw_h_token_revoke(struct kw_req *r, struct kw_resp *out);
 int kw_h_token_revoke_accessor(struct kw_req *r, struct kw_resp *out);
 int kw_h_token_revoke_self(struct kw_req *r, struct kw_resp *out);
+
+/* ---- handlers: audit.c (the audit log under keyward/audit/) ---- */
+
+/* Query parameters the audit endpoints know; each endpoint takes a subset. */
+enum kw_audit_param {
+	KW_AP_START,
+	KW_AP_END,
+	KW_AP_INDEX,
+	KW_AP_TREE_SIZE,
+	KW_AP_FIRST,
+	KW_AP_SECOND,
+	KW_AP_KEY,
+	KW_AP_IDENTITY,
+	KW_AP_OPERATION,
+	KW_AP_SINCE,
+	KW_AP_UNTIL,
+	KW_AP_CURSOR,
+	KW_AP_LIMIT,
+	KW_AP_COUNT
+};
+#define KW_AP(p)               (1u << (p))
+#define KW_QUERY_ARGS_MAX      32 /* query parameters one request may carry */
+#define KW_AUDIT_OPERATION_MAX 64 /* "key-create", "audit-search" ... */
+
+/* One query parameter as the HTTP layer decoded it; value NULL for "?a". */
+struct kw_query_arg {
+	const char *key;
+	const char *value;
+};
+
+/* Parsed parameters; strings point into the query. Times are unix us. */
+struct kw_audit_params {
+	unsigned set; /* KW_AP() bits of those given */
+	uint64_t start, end, index, tree_size, first, second, cursor;
+	uint64_t since_us, until_us;
+	uint32_t limit;
+	const char *key, *identity, *operation;
+};
+
+/* RFC 3339 ("2026-11-28T14:00:00.5+01:00") or unix seconds ("1796479200")
+ * to unix microseconds, a fraction finer than 1 us rounded up. */
+int kw_audit_time_parse(const char *s, uint64_t *us) KW_MUST_CHECK;
+/*
+ * Parse the query of an AUDIT_* request (type names the endpoint): an
+ * unknown, repeated, empty or malformed parameter, a missing required one or
+ * an impossible range is KW_ERR_INVALID with a sentence naming it.
+ */
+int kw_audit_params_parse(uint16_t type, const struct kw_query_arg *args, size_t n,
+                          struct kw_audit_params *out, struct kw_fail *f) KW_MUST_CHECK;
+/* Ask the keeper and answer in Vault's envelope (the handlers below call it
+ * after parsing r's query). */
+int kw_audit_answer(struct kw_req *r, uint16_t type, const struct kw_audit_params *p,
+                    struct kw_resp *out) KW_MUST_CHECK;
+/* A reply's ENTRY* fields as [{"index", "leaf" (base64), "entry" (decoded,
+ * null if the leaf does not decode)}]. */
+int kw_audit_entries_json(const struct kw_ipc_msg *m, json_t **out) KW_MUST_CHECK;
+
+int kw_h_audit_checkpoint(struct kw_req *r, struct kw_resp *out);
+int kw_h_audit_entries(struct kw_req *r, struct kw_resp *out);
+int kw_h_audit_inclusion(struct kw_req *r, struct kw_resp *out);
+int kw_h_audit_consistency(struct kw_req *r, struct kw_resp *out);
+int kw_h_audit_search(struct kw_req *r, struct kw_resp *out);
 
 #endif

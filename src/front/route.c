@@ -71,6 +71,12 @@ static const struct kw_route routes[] = {
     {POST, "auth/token/revoke", kw_h_token_revoke},
     {POST, "auth/token/revoke-accessor", kw_h_token_revoke_accessor},
     {POST, "auth/token/revoke-self", kw_h_token_revoke_self},
+    /* the audit log: audit.c */
+    {GET, "keyward/audit/checkpoint", kw_h_audit_checkpoint},
+    {GET, "keyward/audit/entries", kw_h_audit_entries},
+    {GET, "keyward/audit/proof/inclusion", kw_h_audit_inclusion},
+    {GET, "keyward/audit/proof/consistency", kw_h_audit_consistency},
+    {GET, "keyward/audit/search", kw_h_audit_search},
 };
 
 #undef GET
