@@ -99,7 +99,11 @@ int audit_reader_next(struct audit_reader *r, enum audit_frame *st, const uint8_
                       size_t *len, uint8_t hash[KW_AUDIT_HASH_BYTES],
                       uint64_t *offset) KW_MUST_CHECK;
 
-/* The newest stored checkpoint in dirfd (KW_ERR_NOT_FOUND if none). */
+/* Can damage found at offset at (of a file of size bytes, records at most
+ * record_max) be the torn tail of a crash, rather than damage to cut? */
+bool audit_damage_is_torn_tail(int fd, uint64_t at, uint64_t size, size_t record_max);
+/* The newest stored checkpoint in dirfd (KW_ERR_NOT_FOUND if none;
+ * KW_ERR_INTEGRITY if a record before the last is damaged). */
 int audit_checkpoint_last(int dirfd, char **note) KW_MUST_CHECK;
 
 /* Frame leaf (with its precomputed hash) onto out. */

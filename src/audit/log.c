@@ -474,6 +474,15 @@ static int checkpoints_recover(struct kw_audit_log *l)
 
 		rc = audit_reader_next(&r, &st, &p, &len, hash, &end);
 	} while (rc == 0 && st == AUDIT_FRAME_OK);
+	/* Cut only what a crash can leave: a damaged record with more after it
+	 * would take signed checkpoints with it, so refuse instead. */
+	if (rc == 0 && st == AUDIT_FRAME_BAD &&
+	    !audit_damage_is_torn_tail(r.fd, end, r.size, KW_AUDIT_NOTE_MAX)) {
+		kw_error("audit: checkpoints: the record at byte %llu is damaged and more "
+		         "follow; refusing to cut signed checkpoints",
+		         (unsigned long long)end);
+		rc = KW_ERR_INTEGRITY;
+	}
 	if (rc == 0 && end < r.size) {
 		kw_warn("audit: checkpoints: cut %llu bytes of torn tail",
 		        (unsigned long long)(r.size - end));

@@ -335,6 +335,36 @@ int audit_reader_next(struct audit_reader *r, enum audit_frame *st, const uint8_
 	return 0;
 }
 
+bool audit_damage_is_torn_tail(int fd, uint64_t at, uint64_t size, size_t record_max)
+{
+	uint8_t buf[4096];
+	uint64_t off = at;
+
+	/* A torn write hits only the last record, so the damage must fit in
+	 * one record and, where its length field is readable and sane, that
+	 * record must reach the end of the file. */
+	if (size - at > AUDIT_FRAME_OVERHEAD + record_max)
+		return false;
+	if (size - at >= 4 && pread(fd, buf, 4, (off_t)at) == 4) {
+		uint32_t len = kw_load_u32(buf);
+
+		if (len > 0 && len <= record_max)
+			return at + AUDIT_FRAME_OVERHEAD + len >= size;
+	}
+	/* No usable length: torn only if the rest is zeros (space the file
+	 * system allocated but the crash never filled). */
+	while (off < size) {
+		size_t n = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf);
+		if (pread(fd, buf, n, (off_t)off) != (ssize_t)n)
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (buf[i] != 0)
+				return false;
+		off += n;
+	}
+	return true;
+}
+
 int audit_checkpoint_last(int dirfd, char **note)
 {
 	uint8_t hash[KW_AUDIT_HASH_BYTES];
@@ -351,8 +381,16 @@ int audit_checkpoint_last(int dirfd, char **note)
 		size_t len;
 		uint64_t off;
 
-		if ((rc = audit_reader_next(&r, &st, &p, &len, hash, &off)) != 0 ||
-		    st != AUDIT_FRAME_OK)
+		if ((rc = audit_reader_next(&r, &st, &p, &len, hash, &off)) != 0)
+			break;
+		/* Damage before the end is not a crash: never fall back to an
+		 * older checkpoint as if the newer ones had not been signed. */
+		if (st == AUDIT_FRAME_BAD &&
+		    !audit_damage_is_torn_tail(r.fd, off, r.size, KW_AUDIT_NOTE_MAX)) {
+			rc = KW_ERR_INTEGRITY;
+			break;
+		}
+		if (st != AUDIT_FRAME_OK)
 			break;
 		free(last);
 		last = strndup((const char *)p, len);

@@ -83,6 +83,7 @@ void test_log_search(void **state);
 void test_log_checkpoint(void **state);
 void test_log_damaged_sealed_record(void **state);
 void test_log_damage_under_checkpoint(void **state);
+void test_log_damaged_checkpoint_record(void **state);
 void test_log_short_sealed_segment(void **state);
 
 /* test_check.c */

@@ -1064,6 +1064,37 @@ void test_log_damage_under_checkpoint(void **state)
 	t_rmdir(dir);
 }
 
+/* A damaged checkpoint record with more after it is not a torn write:
+ * open refuses (and cuts nothing), and "latest" does not fall back. */
+void test_log_damaged_checkpoint_record(void **state)
+{
+	char *dir = t_tmpdir();
+	struct kw_key *k = t_fixed_key();
+	struct kw_audit_log *l = log_open(dir, 0);
+	struct kw_audit_signer s;
+	struct kw_audit_entry e;
+	uint64_t size, idx;
+	char *note = NULL;
+	uint8_t x = 0x5a;
+
+	t_signer(&s, k, "example.com/keyward/audit");
+	for (uint64_t i = 0; i < 4; i++) {
+		t_entry(&e, i);
+		assert_int_equal(kw_audit_log_commit(l, &e, &idx), 0);
+		assert_int_equal(kw_audit_log_checkpoint(l, &s, &note), 0);
+		free(note);
+	}
+	assert_int_equal(kw_audit_log_close(l), 0);
+	size = file_size(dir, AUDIT_CHECKPOINTS_FILE);
+	/* A byte inside the first record's note. */
+	file_patch(dir, AUDIT_CHECKPOINTS_FILE, 20, &x, 1);
+	assert_int_equal(kw_audit_checkpoint_latest(dir, &note), KW_ERR_INTEGRITY);
+	assert_int_equal(kw_audit_log_open(dir, NULL, &l), KW_ERR_INTEGRITY);
+	assert_int_equal(file_size(dir, AUDIT_CHECKPOINTS_FILE), size);
+	kw_key_free(k);
+	t_rmdir(dir);
+}
+
 void test_log_short_sealed_segment(void **state)
 {
 	char *dir = t_tmpdir();

@@ -224,6 +224,7 @@ int main(int argc, char **argv)
 	    KW_TEST("/audit/log-checkpoint", test_log_checkpoint),
 	    KW_TEST("/audit/log-damaged-sealed-record", test_log_damaged_sealed_record),
 	    KW_TEST("/audit/log-damage-under-checkpoint", test_log_damage_under_checkpoint),
+	    KW_TEST("/audit/log-damaged-checkpoint-record", test_log_damaged_checkpoint_record),
 	    KW_TEST("/audit/log-short-sealed-segment", test_log_short_sealed_segment),
 	    KW_TEST("/audit/check-clean", test_check_clean),
 	    KW_TEST("/audit/check-flipped-byte", test_check_flipped_byte),
