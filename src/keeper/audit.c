@@ -189,7 +189,10 @@ int keeper_audit_open(struct keeper *k)
 		snprintf(dir, sizeof(dir), "%s/audit", dirname(path));
 	}
 	if ((r = kw_audit_log_open(dir, &o, &k->audit)) != 0) {
-		kw_error("audit: cannot open the audit log in %s: %s", dir, kw_err_str(r));
+		kw_error("audit: cannot open the audit log in %s: %s", dir,
+		         r == KW_ERR_INTEGRITY ? "it is damaged (see above); check it with "
+		                                 "keyward audit verify"
+		                               : kw_err_str(r));
 		return r;
 	}
 	if (k->conf->audit_sink[0] != '\0' &&
