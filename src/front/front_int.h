@@ -274,6 +274,9 @@ int kw_req_msg(struct kw_req *r, struct kw_ipc_msg *m, uint16_t type) KW_MUST_CH
  * cleaned up whatever the result.
  */
 int kw_req_call(struct kw_req *r, struct kw_ipc_msg *req, struct kw_ipc_msg *reply) KW_MUST_CHECK;
+/* Send a list message (KEY_LIST, POLICY_LIST) and collect its NAME fields
+ * into a new JSON array. */
+int kw_req_names(struct kw_req *r, uint16_t type, json_t **out) KW_MUST_CHECK;
 
 /* http.c: stop the front after a keeper channel broke. */
 void kw_front_fatal(struct kw_front *front);

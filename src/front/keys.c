@@ -148,30 +148,12 @@ int kw_h_key_read(struct kw_req *r, struct kw_resp *out)
 
 int kw_h_key_list(struct kw_req *r, struct kw_resp *out)
 {
-	struct kw_ipc_msg req, reply;
-	const struct kw_ipc_field *fl;
 	json_t *keys = NULL;
-	size_t pos = 0;
 	int err;
 
-	kw_msg_zero(&req);
-	kw_msg_zero(&reply);
-	if ((err = kw_req_msg(r, &req, KW_MSG_KEY_LIST)) != 0 ||
-	    (err = kw_req_call(r, &req, &reply)) != 0)
-		goto out;
-	err = KW_ERR_NOMEM;
-	if ((keys = json_array()) == NULL)
-		goto out;
-	while ((fl = kw_ipc_next(&reply, KW_T_NAME, &pos)) != NULL)
-		if (json_array_append_new(keys, json_string((const char *)fl->val)) != 0)
-			goto out;
-	err = kw_resp_list(r, out, keys);
-	keys = NULL;
-out:
-	json_decref(keys);
-	kw_ipc_msg_cleanup(&req);
-	kw_ipc_msg_cleanup(&reply);
-	return err;
+	if ((err = kw_req_names(r, KW_MSG_KEY_LIST, &keys)) != 0)
+		return err;
+	return kw_resp_list(r, out, keys);
 }
 
 int kw_h_key_delete(struct kw_req *r, struct kw_resp *out)

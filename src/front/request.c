@@ -145,3 +145,31 @@ int kw_req_call(struct kw_req *r, struct kw_ipc_msg *req, struct kw_ipc_msg *rep
 	}
 	return 0;
 }
+
+int kw_req_names(struct kw_req *r, uint16_t type, json_t **out)
+{
+	struct kw_ipc_msg req, reply;
+	const struct kw_ipc_field *fl;
+	json_t *names = NULL;
+	size_t pos = 0;
+	int err;
+
+	kw_msg_zero(&req);
+	kw_msg_zero(&reply);
+	if ((err = kw_req_msg(r, &req, type)) != 0 || (err = kw_req_call(r, &req, &reply)) != 0)
+		goto out;
+	err = KW_ERR_NOMEM;
+	if ((names = json_array()) == NULL)
+		goto out;
+	while ((fl = kw_ipc_next(&reply, KW_T_NAME, &pos)) != NULL)
+		if (json_array_append_new(names, json_string((const char *)fl->val)) != 0)
+			goto out;
+	*out = names;
+	names = NULL;
+	err = 0;
+out:
+	json_decref(names);
+	kw_ipc_msg_cleanup(&req);
+	kw_ipc_msg_cleanup(&reply);
+	return err;
+}

@@ -320,41 +320,12 @@ int kw_h_seal(struct kw_req *r, struct kw_resp *out)
 
 /* ---- policies ---- */
 
-static int policy_names(struct kw_req *r, json_t **out)
-{
-	struct kw_ipc_msg req, reply;
-	const struct kw_ipc_field *fl;
-	json_t *keys = NULL;
-	size_t pos = 0;
-	int err;
-
-	kw_msg_zero(&req);
-	kw_msg_zero(&reply);
-	if ((err = kw_req_msg(r, &req, KW_MSG_POLICY_LIST)) != 0 ||
-	    (err = kw_req_call(r, &req, &reply)) != 0)
-		goto out;
-	err = KW_ERR_NOMEM;
-	if ((keys = json_array()) == NULL)
-		goto out;
-	while ((fl = kw_ipc_next(&reply, KW_T_NAME, &pos)) != NULL)
-		if (json_array_append_new(keys, json_string((const char *)fl->val)) != 0)
-			goto out;
-	*out = keys;
-	keys = NULL;
-	err = 0;
-out:
-	json_decref(keys);
-	kw_ipc_msg_cleanup(&req);
-	kw_ipc_msg_cleanup(&reply);
-	return err;
-}
-
 int kw_h_policy_list(struct kw_req *r, struct kw_resp *out)
 {
 	json_t *keys;
 	int err;
 
-	if ((err = policy_names(r, &keys)) != 0)
+	if ((err = kw_req_names(r, KW_MSG_POLICY_LIST, &keys)) != 0)
 		return err;
 	return kw_resp_list(r, out, keys);
 }
@@ -365,7 +336,7 @@ int kw_h_legacy_policy_list(struct kw_req *r, struct kw_resp *out)
 	json_t *keys;
 	int err;
 
-	if ((err = policy_names(r, &keys)) != 0)
+	if ((err = kw_req_names(r, KW_MSG_POLICY_LIST, &keys)) != 0)
 		return err;
 	err = kw_resp_data(r, out, json_pack("{s:O, s:O}", "policies", keys, "keys", keys));
 	if (err == 0 && (kw_jset(out->json, "policies", json_copy(keys)) != 0 ||
