@@ -6,8 +6,10 @@ stopped and keywardd exits 1 with a log line naming the one that died (no
 half-alive daemon); SIGTERM stops everything with status 0.
 """
 
+import json
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -47,6 +49,36 @@ def listens(pid):
             if cols[3] == "0A" and cols[9] in inodes:  # 0A = LISTEN
                 return True
     return False
+
+
+class UnixDaemon(harness.Daemon):
+    """A daemon with a unix-socket listener beside its TLS one."""
+
+    def _write_config(self):
+        super()._write_config()
+        self.sock_path = os.path.join(self.dir, "keyward.sock")
+        with open(self.config_path) as f:
+            conf = json.load(f)
+        conf["listeners"].append({"address": "unix:" + self.sock_path})
+        with open(self.config_path, "w") as f:
+            json.dump(conf, f)
+
+
+def unix_get(path, url, token):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: keyward\r\nX-Vault-Token: %s\r\n"
+               "Connection: close\r\n\r\n" % (url, token)).encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
 
 
 class ProcessTest(harness.KwTestCase):
@@ -90,6 +122,17 @@ class ProcessTest(harness.KwTestCase):
         self.assertEqual(self.wait_exit(d), 1)
         self.assertIn("front process stopped unexpectedly", d.log_text)
         self.wait_gone(keeper, "the keeper outlived the front")
+
+    def test_unix_socket_listener_serves_and_is_private(self):
+        d = self.use_daemon(UnixDaemon(dev=True, name="keywardd-unix"))
+        d.start()
+        mode = os.stat(d.sock_path).st_mode & 0o777
+        self.assertEqual(mode & 0o007, 0, "the socket is open to others: %o" % mode)
+        status, body = unix_get(d.sock_path, "/v1/auth/token/lookup-self", d.root_token)
+        self.assertEqual(status, 200, body)
+        self.assertIn("root", json.loads(body)["data"]["policies"])
+        d.stop()
+        self.assertFalse(os.path.exists(d.sock_path), "the socket file outlived keywardd")
 
     def test_sigterm_stops_cleanly(self):
         d, front, keeper = self.start()
