@@ -136,7 +136,7 @@ int keeper_dispatch(struct keeper *k, const struct kw_ipc_msg *msg, struct kw_ip
 		status =
 		    kreq_fail(&r, KW_ERR_UNAVAILABLE,
 		              "the audit log cannot be written; keyward refuses to work unlogged");
-		goto audit;
+		goto done; /* nothing ran, and there is no log to write to */
 	}
 	if (h->lock == LOCK_READ)
 		pthread_rwlock_rdlock(&k->lock);
@@ -153,13 +153,13 @@ out:
 		pthread_rwlock_unlock(&k->lock);
 	kw_debug("req=%s op=%s key=%s result=%s", r.req_id, kw_msg_name(msg->type),
 	         r.name ? r.name : "-", kw_err_code(status));
-audit:
 	/* After the lock: a group commit's fdatasync must not hold up
 	 * writers. The caller sends the reply only after this returns. */
 	if (msg->type != KW_MSG_SEAL_STATUS && keeper_audit_record(&r, status) != 0 &&
 	    !k->conf->audit_unforced)
 		status = kreq_fail(&r, KW_ERR_UNAVAILABLE,
 		                   "the audit log cannot be written; the result was withheld");
+done:
 	keeper_identity_cleanup(&r.id);
 	return status;
 }

@@ -68,9 +68,11 @@ class AuditFailureTest(harness.KwTestCase):
         self.assertGreater(ok, 10, "the tmpfs filled before any sign")
         self.assertError(r, 503, code="unavailable")
         self.assertIn("audit", r.errors()[0])
-        # Sticky: nothing runs unlogged afterwards, and nothing crashed.
+        # Sticky: nothing runs unlogged afterwards (refused before it runs,
+        # and said so), and nothing crashed.
         r = d.request("POST", "/v1/transit/sign/full", body, token=tok)
         self.assertError(r, 503, code="unavailable")
+        self.assertIn("refuses to work unlogged", r.errors()[0])
         r = d.request("GET", "/v1/sys/health")
         self.assertEqual(r.status, 200, r)
         d.kill()
