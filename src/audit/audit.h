@@ -70,6 +70,9 @@ struct kw_audit_entry {
 	bool has_output_sha256; /* of the output: signature, ciphertext, ... */
 	uint8_t output_sha256[KW_AUDIT_HASH_BYTES];
 	const char *request_id;
+	/* The caller's non-secret claims as a JSON object text (pod name and
+	 * uid, role, mount ...), or NULL: who exactly, beyond the identity. */
+	const char *claims;
 };
 
 /*

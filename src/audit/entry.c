@@ -2,7 +2,7 @@
  * entry.c: the audit entry's canonical leaf encoding (the bytes that are
  * hashed, stored and served), its strict decoder and its JSON rendering.
  *
- * Version 1 layout: u8 version, then 17 fields in a fixed order, each
+ * Version 1 layout: u8 version, then 18 fields in a fixed order, each
  * u16 big-endian length ‖ value. Integer fields must have exactly their
  * width, digests 0 or 32 bytes, text valid UTF-8 without NUL. One layout
  * for every leaf, so two encoders can never disagree on the bytes.
@@ -36,6 +36,7 @@ enum field_id {
 	FLD_INPUT,
 	FLD_OUTPUT,
 	FLD_REQUEST_ID,
+	FLD_CLAIMS,
 	FLD_COUNT
 };
 
@@ -45,7 +46,7 @@ static const enum field_kind field_kinds[FLD_COUNT] = {
     [FLD_SOURCE] = F_TEXT,      [FLD_PORT] = F_U16,         [FLD_OPERATION] = F_TEXT,
     [FLD_PATH] = F_TEXT,        [FLD_KEY_NAME] = F_TEXT,    [FLD_KEY_VERSION] = F_U32,
     [FLD_RESULT] = F_I32,       [FLD_RESULT_CODE] = F_TEXT, [FLD_INPUT] = F_HASH,
-    [FLD_OUTPUT] = F_HASH,      [FLD_REQUEST_ID] = F_TEXT,
+    [FLD_OUTPUT] = F_HASH,      [FLD_REQUEST_ID] = F_TEXT,  [FLD_CLAIMS] = F_TEXT,
 };
 
 /* The text fields of an entry, by field id (NULL for non-text ids). */
@@ -72,6 +73,8 @@ static const char **entry_text_slot(struct kw_audit_entry *e, enum field_id id)
 		return &e->result_code;
 	case FLD_REQUEST_ID:
 		return &e->request_id;
+	case FLD_CLAIMS:
+		return &e->claims;
 	default:
 		return NULL;
 	}
@@ -386,6 +389,24 @@ static int json_set_digest(json_t *o, const char *name, bool has, const uint8_t 
 	return json_object_set_new(o, name, v) == 0 ? 0 : KW_ERR_NOMEM;
 }
 
+/* The caller's claims as the object they are; a leaf is hashed and
+ * signed, not trusted to hold JSON, so anything else stays a string. */
+static int json_set_claims(json_t *o, const char *claims)
+{
+	json_t *v = NULL;
+
+	if (claims != NULL && claims[0] != '\0') {
+		v = json_loads(claims, JSON_REJECT_DUPLICATES, NULL);
+		if (v != NULL && !json_is_object(v)) {
+			json_decref(v);
+			v = NULL;
+		}
+		if (v == NULL)
+			v = json_string(claims);
+	}
+	return json_object_set_new(o, "claims", v ? v : json_null()) == 0 ? 0 : KW_ERR_NOMEM;
+}
+
 int kw_audit_entry_to_json(const struct kw_audit_entry *e, json_t **out)
 {
 	json_t *o = json_object();
@@ -418,6 +439,7 @@ int kw_audit_entry_to_json(const struct kw_audit_entry *e, json_t **out)
 	rc |= json_set_digest(o, "input_sha256", e->has_input_sha256, e->input_sha256);
 	rc |= json_set_digest(o, "output_sha256", e->has_output_sha256, e->output_sha256);
 	rc |= json_set_text(o, "request_id", e->request_id);
+	rc |= json_set_claims(o, e->claims);
 	if (rc != 0) {
 		json_decref(o);
 		return KW_ERR_NOMEM;

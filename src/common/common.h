@@ -149,11 +149,33 @@ uint64_t kw_monotonic_ns(void);
 /* RFC 3339 UTC with seconds ("2026-11-28T14:00:00Z") into buf (>= 32 bytes). */
 void kw_time_format(int64_t unix_seconds, char *buf, size_t buflen);
 
+/* Longest key, policy, role and mount name. */
+#define KW_NAME_MAX 128
+
 /* Strings. */
 char *kw_strdup(const char *s); /* NULL on NULL or failure */
 /* Copy with truncation check: KW_ERR_LIMIT if src does not fit. */
 int kw_strlcpy(char *dst, const char *src, size_t dstlen) KW_MUST_CHECK;
 /* Parse a Vault duration ("30s", "15m", "1h", "768h", "3600") to seconds. */
 int kw_duration_parse(const char *s, int64_t *seconds) KW_MUST_CHECK;
+
+/*
+ * Address ranges (cidr.c), for listener-bound network identities: the front
+ * refuses other sources before TLS and the keeper checks again. An IPv4
+ * address never matches an IPv6 range (no mapped-address guessing), except
+ * that "::ffff:a.b.c.d" is read as the IPv4 address it carries, since that
+ * is how a dual-stack socket reports an IPv4 client.
+ */
+struct kw_cidr {
+	uint8_t addr[16]; /* network address, host bits zero */
+	uint8_t prefix;   /* 0..32 or 0..128 */
+	bool v6;
+};
+/* "10.0.0.0/8", "127.0.0.2" (= /32), "fd00::/8", "::1". KW_ERR_INVALID for
+ * anything else, host bits set after the prefix included (a typo we refuse). */
+int kw_cidr_parse(const char *s, struct kw_cidr *out) KW_MUST_CHECK;
+/* Is the textual address addr (no port) inside c? False if it does not parse. */
+bool kw_cidr_match(const struct kw_cidr *c, const char *addr);
+bool kw_cidr_match_any(const struct kw_cidr *c, size_t n, const char *addr);
 
 #endif

@@ -33,7 +33,6 @@
 #define KW_UUID_BYTES           37 /* 36 characters and a NUL */
 #define KW_REMOTE_BYTES         64 /* an IPv6 address text, or "unix" */
 #define KW_DETAIL_BYTES         256
-#define KW_NAME_MAX             128 /* key and policy names */
 #define KW_ROUTE_ARGS_MAX       4   /* ":x" segments in one pattern */
 #define KW_RANDOM_BYTES_MAX     131072
 #define KW_RANDOM_BYTES_DEFAULT 32

@@ -119,7 +119,35 @@
 	/* FIRST SECOND -> PROOF_HASH* */                                                          \
 	X(AUDIT_CONSISTENCY, 63, "audit-consistency")                                              \
 	/* [NAME IDENTITY OPERATION SINCE UNTIL (unix us) CURSOR LIMIT] -> ENTRY* NEXT */          \
-	X(AUDIT_SEARCH, 64, "audit-search")
+	X(AUDIT_SEARCH, 64, "audit-search")                                                        \
+	/* auth mounts (sudo on sys/auth/<mount>); configs and roles are JSON the front            \
+	 * validated and normalised. -> (MOUNT AUTH_TYPE DESCRIPTION)* */                          \
+	X(AUTH_LIST, 70, "auth-list")                                                              \
+	/* MOUNT AUTH_TYPE [DESCRIPTION] -> */                                                     \
+	X(AUTH_ENABLE, 71, "auth-enable")                                                          \
+	/* MOUNT -> (its roles go, and the tokens it issued are revoked) */                        \
+	X(AUTH_DISABLE, 72, "auth-disable")                                                        \
+	/* MOUNT AUTH_CONFIG -> */                                                                 \
+	X(AUTH_CONFIG_PUT, 73, "auth-config-put")                                                  \
+	/* MOUNT -> AUTH_TYPE AUTH_CONFIG */                                                       \
+	X(AUTH_CONFIG_GET, 74, "auth-config-get")                                                  \
+	/* MOUNT ROLE AUTH_ROLE -> */                                                              \
+	X(AUTH_ROLE_PUT, 75, "auth-role-put")                                                      \
+	/* MOUNT ROLE -> AUTH_ROLE */                                                              \
+	X(AUTH_ROLE_GET, 76, "auth-role-get")                                                      \
+	/* MOUNT -> ROLE* */                                                                       \
+	X(AUTH_ROLE_LIST, 77, "auth-role-list")                                                    \
+	/* MOUNT ROLE -> */                                                                        \
+	X(AUTH_ROLE_DELETE, 78, "auth-role-delete")                                                \
+	/* No TOKEN: the front filling its cache of a mount, to verify logins.                     \
+	 * MOUNT -> AUTH_TYPE AUTH_CONFIG (ROLE AUTH_ROLE)* */                                     \
+	X(AUTH_LOAD, 79, "auth-load")                                                              \
+	/* No TOKEN: the front verified a credential for a role.                                   \
+	 * MOUNT ROLE CALLER_ID [CALLER_META CALLER_EXPIRES] -> TOKEN_INFO fields TOKEN */         \
+	X(AUTH_LOGIN, 80, "login")                                                                 \
+	/* No TOKEN: a refused login, for the audit log. MOUNT [ROLE CALLER_ID] AUTH_REASON        \
+	 * FAIL_STATUS -> status -FAIL_STATUS */                                                   \
+	X(AUTH_LOGIN_FAILED, 81, "login-failed")
 
 enum kw_msg_type {
 #define KW_MSG_ENUM(name, id, str) KW_MSG_##name = (id),
@@ -213,7 +241,23 @@ enum kw_ipc_kind { KW_IPC_U32 = 1, KW_IPC_U64, KW_IPC_STR, KW_IPC_BYTES };
 	X(UNTIL, 94, U64)                                                                          \
 	X(CURSOR, 95, U64)                                                                         \
 	X(LIMIT, 96, U32)                                                                          \
-	X(NEXT, 97, U64)
+	X(NEXT, 97, U64)                                                                           \
+	X(MOUNT, 100, STR)       /* auth mount path, one segment: "kubernetes", "k8s-prod" */      \
+	X(AUTH_TYPE, 101, STR)   /* "kubernetes", "jwt", "cert" */                                 \
+	X(DESCRIPTION, 102, STR)                                                                   \
+	X(AUTH_CONFIG, 103, STR) /* JSON object */                                                 \
+	X(ROLE, 104, STR)        /* role (or cert entry) name */                                   \
+	X(AUTH_ROLE, 105, STR)   /* JSON object */                                                 \
+	X(AUTH_REASON, 106, STR) /* kw_auth_reason code of a refused login */                      \
+	X(FAIL_STATUS, 107, U32) /* -KW_ERR_* a refused login is answered with */                  \
+	/* The caller as the front proved it, on AUTH_LOGIN and, with no TOKEN, on                 \
+	 * any request (implicit cert login: CALLER_MOUNT + CALLER_ROLE name the role               \
+	 * whose policies apply). */                                                               \
+	X(CALLER_MOUNT, 110, STR)                                                                  \
+	X(CALLER_ROLE, 111, STR)                                                                   \
+	X(CALLER_ID, 112, STR)      /* "k8s:ns/sa", "spiffe://td/...", "jwt:mount/sub" */          \
+	X(CALLER_META, 113, STR)    /* JSON object of non-secret claims (pod name, uid ...) */     \
+	X(CALLER_EXPIRES, 114, U64) /* the credential's end, unix seconds */
 
 enum kw_ipc_tag {
 #define KW_TAG_ENUM(name, id, kind) KW_T_##name = (id),

@@ -18,6 +18,24 @@
 
 #include "../common/common.h"
 
+#define KW_NET_IDS_MAX   16 /* network identities (one per listener) */
+#define KW_NET_CIDRS_MAX 16 /* allowed source ranges per identity */
+
+/*
+ * A listener-bound network identity from the YAML config: whoever reaches
+ * listener `port` from an `allow` range, with no token, is "net:<name>" with
+ * these policies. The front refuses other sources before TLS; the keeper
+ * checks port and address again, so a front bug cannot hand the identity
+ * to another listener or address.
+ */
+struct kw_net_identity {
+	uint16_t port;
+	char name[KW_NAME_MAX + 1]; /* identity is "net:<name>" */
+	char policies[1024];        /* comma-separated policy names */
+	struct kw_cidr allow[KW_NET_CIDRS_MAX];
+	size_t nallow;
+};
+
 struct kw_keeper_conf {
 	char store_url[1024];     /* "sqlite:/path/keyward.db" or a path */
 	bool dev;                 /* initialise (1 share) and unseal at start */
@@ -26,6 +44,8 @@ struct kw_keeper_conf {
 	char audit_dir[1024];     /* "" = "audit" beside the SQLite file */
 	bool audit_unforced;      /* reply before the entry is durable (a loss window) */
 	char audit_sink[1024];    /* "", "stdout", "syslog" or a file path (JSON lines) */
+	struct kw_net_identity net_ids[KW_NET_IDS_MAX];
+	size_t n_net_ids;
 };
 
 /* Serve the channels until every one is closed (then returns 0) or a fatal

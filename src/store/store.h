@@ -21,7 +21,6 @@
 
 #include "../common/common.h"
 
-#define KW_NAME_MAX 128 /* key, policy names */
 #define KW_ACCESSOR_BYTES 24
 #define KW_TOKEN_HASH_BYTES 32
 

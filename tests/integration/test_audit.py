@@ -201,7 +201,7 @@ LEAF_FIELDS = [  # name, kind
     ("subject", "text"), ("accessor", "text"), ("source_addr", "text"),
     ("listener_port", "u16"), ("operation", "text"), ("path", "text"), ("key_name", "text"),
     ("key_version", "u32"), ("result", "i32"), ("result_code", "text"),
-    ("input_sha256", "hash"), ("output_sha256", "hash"), ("request_id", "text"),
+    ("input_sha256", "hash"), ("output_sha256", "hash"), ("request_id", "text"), ("claims", "text"),
 ]
 INT_FORMATS = {"u64": ">Q", "u32": ">I", "u16": ">H", "i32": ">i"}
 

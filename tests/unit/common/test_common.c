@@ -136,6 +136,45 @@ static void secure_alloc_is_zeroed(void **state)
 	assert_false(kw_ct_equal("abc", "abd", 3));
 }
 
+static void cidr_parse_and_match(void **state)
+{
+	struct kw_cidr c;
+	static const char *const bad[] = {"",
+	                                  "10.0.0.1/8",
+	                                  "10.0.0.0/33",
+	                                  "10.0.0.0/",
+	                                  "10.0.0.0/-1",
+	                                  "10.0.0.0/08",
+	                                  "::1/129",
+	                                  "fd00::1/8",
+	                                  "host",
+	                                  "10.0.0.0/8x",
+	                                  "::ffff:10.0.0.0/104"};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(kw_cidr_parse(bad[i], &c), KW_ERR_INVALID);
+	assert_int_equal(kw_cidr_parse("10.0.0.0/8", &c), 0);
+	assert_true(kw_cidr_match(&c, "10.255.0.7"));
+	assert_false(kw_cidr_match(&c, "11.0.0.1"));
+	assert_false(kw_cidr_match(&c, "fd00::1"));
+	assert_false(kw_cidr_match(&c, "not an address"));
+	/* a dual-stack socket reports IPv4 clients as mapped addresses */
+	assert_true(kw_cidr_match(&c, "::ffff:10.1.2.3"));
+	assert_int_equal(kw_cidr_parse("127.0.0.2", &c), 0);
+	assert_true(kw_cidr_match(&c, "127.0.0.2"));
+	assert_false(kw_cidr_match(&c, "127.0.0.1"));
+	assert_int_equal(kw_cidr_parse("10.128.0.0/9", &c), 0);
+	assert_true(kw_cidr_match(&c, "10.200.0.1"));
+	assert_false(kw_cidr_match(&c, "10.127.0.1"));
+	assert_int_equal(kw_cidr_parse("fd00::/8", &c), 0);
+	assert_true(kw_cidr_match(&c, "fdff::1"));
+	assert_false(kw_cidr_match(&c, "fe00::1"));
+	assert_false(kw_cidr_match(&c, "10.0.0.1"));
+	assert_int_equal(kw_cidr_parse("0.0.0.0/0", &c), 0);
+	assert_true(kw_cidr_match(&c, "192.0.2.1"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,7 +182,7 @@ int main(void)
 	    cmocka_unit_test(b64_rejects_bad),        cmocka_unit_test(b64url_unpadded),
 	    cmocka_unit_test(hex_roundtrip),          cmocka_unit_test(buf_grows_and_wipes),
 	    cmocka_unit_test(duration_parse),         cmocka_unit_test(err_table_is_consistent),
-	    cmocka_unit_test(secure_alloc_is_zeroed),
+	    cmocka_unit_test(secure_alloc_is_zeroed), cmocka_unit_test(cidr_parse_and_match),
 	};
 	return cmocka_run_group_tests_name("/common", tests, NULL, NULL);
 }
