@@ -424,7 +424,7 @@ static int feed_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t len,
 
 	memcpy(copy, leaf, len);
 	if (index == fd->corrupt_at)
-		copy[len - 1] ^= 1; /* the request id's last character */
+		copy[len - 3] ^= 1; /* the request id's last character (then empty claims) */
 	rc = kw_audit_check_leaf(fd->c, copy, len);
 	return rc == KW_ERR_INTEGRITY ? 0 : rc;
 }

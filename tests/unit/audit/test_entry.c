@@ -32,6 +32,7 @@ static void golden_entry(struct kw_audit_entry *e)
 	for (int i = 0; i < 32; i++)
 		e->output_sha256[i] = (uint8_t)(0xff - i);
 	e->request_id = "req-7";
+	e->claims = "{\"pod_name\":\"api-7f9c\",\"pod_uid\":\"4b1e\"}";
 }
 
 static void encode(const struct kw_audit_entry *e, struct kw_buf *b)
@@ -62,6 +63,7 @@ static void assert_entry_equal(const struct kw_audit_entry *a, const struct kw_a
 	if (a->has_output_sha256)
 		assert_memory_equal(a->output_sha256, b->output_sha256, 32);
 	assert_string_equal(a->request_id, b->request_id);
+	assert_string_equal(a->claims ? a->claims : "", b->claims);
 }
 
 void test_entry_roundtrip(void **state)
