@@ -357,4 +357,31 @@ uint64_t kw_auth_jwks_source_fetches(struct kw_auth_jwks_source *src);
 int kw_auth_oidc_discover(const char *issuer, const char *ca_pem, long timeout_ms,
                           char **jwks_uri) KW_MUST_CHECK;
 
+/* ---- client certificates (x509.c), for the cert method ---- */
+
+#define KW_AUTH_CERT_CHAIN_MAX 8   /* certificates a client may present */
+#define KW_AUTH_CERT_CN_MAX    256 /* longest subject common name kept */
+
+/* What a verified client certificate says. */
+struct kw_auth_cert_id {
+	/* The leaf's URI SAN when it is a valid SPIFFE ID (an X509-SVID has
+	 * exactly one URI SAN), else "". */
+	char spiffe_id[KW_AUTH_SPIFFE_ID_MAX + 1];
+	char common_name[KW_AUTH_CERT_CN_MAX + 1]; /* subject CN, "" if none */
+	int64_t not_after;                         /* unix seconds */
+	char sha256[2 * 32 + 1];                   /* hex SHA-256 of the leaf's DER */
+};
+
+/*
+ * Verify a client's chain (der[0] the leaf, then intermediates, DER) against
+ * the CA certificates of ca_pem at time now: a path to one of them, every
+ * certificate within its dates, the leaf usable for TLS client auth (its
+ * extended key usage, when present, includes clientAuth). Returns 0 and
+ * *out, or KW_ERR_AUTH with a fixed sentence in why (never certificate
+ * bytes), KW_ERR_INVALID for a ca_pem holding no certificate.
+ */
+int kw_auth_cert_verify(const uint8_t *const *der, const size_t *len, size_t n,
+                        const char *ca_pem, int64_t now, struct kw_auth_cert_id *out, char *why,
+                        size_t whylen) KW_MUST_CHECK;
+
 #endif

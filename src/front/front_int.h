@@ -233,6 +233,15 @@ bool kw_chanpool_fail(struct kw_chanpool *p);
 
 struct kw_front; /* http.c: listeners, the pool, the stop signal */
 
+/* The TLS client's certificate chain, leaf first, DER, pointing into the
+ * TLS session (valid while the request runs); n = 0 when none was sent or
+ * the listener does not ask for one. Set by http.c; read by the cert method. */
+struct kw_peer_chain {
+	const uint8_t *der[8];
+	size_t len[8];
+	size_t n;
+};
+
 struct kw_req {
 	struct kw_front *front;       /* NULL in unit tests */
 	struct kw_chanpool *pool;     /* keeper channels; NULL: none */
@@ -249,6 +258,7 @@ struct kw_req {
 	int chan;         /* borrowed keeper channel, -1 if none */
 	bool chan_broken; /* do not return chan to the pool */
 	struct kw_fail fail;
+	struct kw_peer_chain peer;
 };
 
 /* A random UUID v4 in lowercase text. */
