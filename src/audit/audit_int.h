@@ -12,6 +12,8 @@
 #define AUDIT_SEG_MAGIC        "KWAUDSG1"
 #define AUDIT_SEG_MAGIC_BYTES  8
 #define AUDIT_SEG_HEADER_BYTES 16
+/* Zeros written ahead of the records of the segment being appended to. */
+#define AUDIT_PREALLOC_BYTES (1u << 20)
 /* Record: u32 leaf length ‖ leaf ‖ u32 check (leaf hash's first 4 bytes). */
 #define AUDIT_FRAME_OVERHEAD   8
 #define AUDIT_SEG_NAME_DIGITS  20

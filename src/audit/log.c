@@ -40,7 +40,9 @@ struct kw_audit_log {
 	uint64_t *seg_first; /* sorted; the last is the one appended to */
 	size_t nseg, seg_cap;
 	int seg_fd;
-	uint64_t seg_bytes;
+	uint64_t seg_bytes; /* where the next record goes */
+	uint64_t seg_alloc; /* file size: records, then zeros written ahead */
+	bool prealloc_off;  /* writing zeros ahead failed (disk full): stop trying */
 	int tree_fd, off_fd;
 	struct kw_audit_tree tree;
 	uint64_t off_file; /* offsets held in offsets.idx */
@@ -49,7 +51,16 @@ struct kw_audit_log {
 	uint64_t size;    /* entries written */
 	uint64_t durable; /* entries covered by a finished fdatasync */
 	bool syncing;
-	int failed; /* sticky KW_ERR_IO */
+	uint64_t sync_gen;  /* rounds of group commit started */
+	uint64_t sync_upto; /* entries the running round covers */
+	uint64_t wanted;    /* entries some caller waits to see durable */
+	/* Waiters of round g sleep on batch_cv[g % 2], so a finished round
+	 * wakes only its own callers, not the next round's (see log_sync_wait). */
+	pthread_cond_t batch_cv[2];
+	pthread_t syncer; /* runs the rounds (syncer_main) */
+	bool syncer_running, syncer_idle, syncer_stop;
+	pthread_cond_t work_cv; /* the syncer waits here for work */
+	int failed;             /* sticky KW_ERR_IO */
 	struct kw_buf scratch;
 	uint64_t syncs;
 	enum audit_fault fault;
@@ -98,6 +109,8 @@ static int log_fail(struct kw_audit_log *l, const char *what)
 		kw_error("audit: %s failed (%s); refusing further entries", what, strerror(errno));
 	l->failed = KW_ERR_IO;
 	pthread_cond_broadcast(&l->cv);
+	pthread_cond_broadcast(&l->batch_cv[0]);
+	pthread_cond_broadcast(&l->batch_cv[1]);
 	return KW_ERR_IO;
 }
 
@@ -184,7 +197,7 @@ static int seg_create(struct kw_audit_log *l, uint64_t first)
 	int fd, rc = 0;
 
 	audit_seg_name(first, name);
-	fd = openat(l->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	fd = openat(l->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || fault_hit(l, AUDIT_FAULT_WRITE))
 		rc = KW_ERR_IO;
 	audit_seg_header(first, hdr);
@@ -204,6 +217,8 @@ static int seg_create(struct kw_audit_log *l, uint64_t first)
 	}
 	l->seg_fd = fd;
 	l->seg_bytes = sizeof(hdr);
+	l->seg_alloc = sizeof(hdr);
+	l->prealloc_off = false;
 	return 0;
 }
 
@@ -362,6 +377,13 @@ static int scan_last(struct kw_audit_log *l, struct cache_state *cs, uint64_t si
 		cache_compare(l, cs, first + n, off, hash);
 		n++;
 	}
+	if (st == AUDIT_FRAME_END) {
+		/* Zeros written ahead (a crash before close): room to reuse. */
+		l->seg_bytes = end;
+		l->seg_alloc = file_size;
+		*count = n;
+		goto out;
+	}
 	if (end < file_size && first + n < signed_size) {
 		/* Entries a signed checkpoint covers were durable: this is
 		 * damage, not a crash, and cutting would hide it. */
@@ -379,6 +401,7 @@ static int scan_last(struct kw_audit_log *l, struct cache_state *cs, uint64_t si
 			goto out;
 	}
 	l->seg_bytes = end;
+	l->seg_alloc = end;
 	*count = n;
 out:
 	audit_reader_close(&r);
@@ -525,7 +548,7 @@ static int seg_open_last(struct kw_audit_log *l)
 	char name[AUDIT_SEG_NAME_BYTES];
 
 	audit_seg_name(l->seg_first[l->nseg - 1], name);
-	l->seg_fd = openat(l->dirfd, name, O_WRONLY | O_APPEND | O_CLOEXEC);
+	l->seg_fd = openat(l->dirfd, name, O_WRONLY | O_CLOEXEC);
 	return l->seg_fd < 0 ? KW_ERR_IO : 0;
 }
 
@@ -562,6 +585,8 @@ static int log_load(struct kw_audit_log *l)
 	return caches_recover(l, &cs);
 }
 
+static void *syncer_main(void *arg);
+
 int kw_audit_log_open(const char *dir, const struct kw_audit_log_opts *o, struct kw_audit_log **out)
 {
 	struct kw_audit_log *l = calloc(1, sizeof(*l));
@@ -572,6 +597,9 @@ int kw_audit_log_open(const char *dir, const struct kw_audit_log_opts *o, struct
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->cp_mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
+	pthread_cond_init(&l->batch_cv[0], NULL);
+	pthread_cond_init(&l->batch_cv[1], NULL);
+	pthread_cond_init(&l->work_cv, NULL);
 	kw_buf_init(&l->scratch);
 	l->dirfd = l->seg_fd = l->tree_fd = l->off_fd = l->cp_fd = -1;
 	l->tree.fd = -1;
@@ -601,6 +629,13 @@ int kw_audit_log_open(const char *dir, const struct kw_audit_log_opts *o, struct
 			goto out;
 	}
 	l->durable = l->size;
+	if (!l->read_only) {
+		if (pthread_create(&l->syncer, NULL, syncer_main, l) != 0) {
+			rc = KW_ERR_NOMEM;
+			goto out;
+		}
+		l->syncer_running = true;
+	}
 	*out = l;
 	return 0;
 out:
@@ -613,12 +648,47 @@ out:
 
 /* ---- appending and group commit ---- */
 
-static int log_sync_wait(struct kw_audit_log *l, uint64_t target);
+/*
+ * Write zeros ahead of the records, so that the fdatasync of a commit
+ * flushes data blocks only: appending changes the file size, and a size
+ * change costs every sync a journal commit (measured here: 170 us per
+ * fdatasync appending, 105 us writing into zeroed blocks). Readers take a
+ * zero length as the end. Best effort: if the zeros cannot be written (a
+ * full disk) the log appends as before, and the failure is not the log's.
+ */
+static void seg_reserve(struct kw_audit_log *l, uint64_t need)
+{
+	static const uint8_t zeros[64 * 1024];
+	uint64_t end, off;
+
+	if (need <= l->seg_alloc || l->prealloc_off)
+		return;
+	end = l->seg_alloc + AUDIT_PREALLOC_BYTES;
+	if (end > l->segment_max)
+		end = l->segment_max;
+	if (end < need)
+		return; /* the segment is about full: plain appends finish it */
+	for (off = l->seg_alloc; off < end;) {
+		size_t n = end - off < sizeof(zeros) ? (size_t)(end - off) : sizeof(zeros);
+
+		if (audit_pwrite_all(l->seg_fd, zeros, n, off) != 0) {
+			/* Give the space back; records may still fit. */
+			if (ftruncate(l->seg_fd, (off_t)l->seg_alloc) != 0)
+				kw_warn("audit: cannot drop the zeros written ahead: %s",
+				        strerror(errno));
+			l->prealloc_off = true;
+			return;
+		}
+		off += n;
+	}
+	l->seg_alloc = end;
+}
 
 /* Seal the current segment (durable, closed) and start the next. */
 static int rotate(struct kw_audit_log *l)
 {
-	if (fault_hit(l, AUDIT_FAULT_SYNC) || fdatasync(l->seg_fd) != 0)
+	if (fault_hit(l, AUDIT_FAULT_SYNC) || ftruncate(l->seg_fd, (off_t)l->seg_bytes) != 0 ||
+	    fdatasync(l->seg_fd) != 0)
 		return log_fail(l, "syncing a full segment");
 	close(l->seg_fd);
 	l->seg_fd = -1;
@@ -676,10 +746,13 @@ static int append_locked(struct kw_audit_log *l, const struct kw_audit_entry *e,
 			return rc;
 	}
 	off = l->seg_bytes;
+	seg_reserve(l, off + l->scratch.len);
 	if (fault_hit(l, AUDIT_FAULT_WRITE) ||
-	    audit_write_all(l->seg_fd, l->scratch.data, l->scratch.len) != 0)
+	    audit_pwrite_all(l->seg_fd, l->scratch.data, l->scratch.len, off) != 0)
 		return log_fail(l, "writing an entry");
 	l->seg_bytes += l->scratch.len;
+	if (l->seg_bytes > l->seg_alloc)
+		l->seg_alloc = l->seg_bytes;
 	if (offset_put(l, l->size, off) != 0 || kw_audit_tree_append(&l->tree, hash) != 0)
 		return log_fail(l, "writing the tree cache");
 	if (index)
@@ -699,27 +772,40 @@ int kw_audit_log_append(struct kw_audit_log *l, const struct kw_audit_entry *e, 
 }
 
 /*
- * Wait, under mu, until entries [0, target) are durable. The first waiter
- * with nothing running becomes the leader: it syncs everything written so
- * far without the lock; whoever appended meanwhile waits for the next round,
- * so one fdatasync serves every caller that arrived during the previous one.
+ * Group commit. One thread, the syncer, runs rounds: it takes every entry
+ * written so far, fdatasyncs them without the lock, marks them durable, and
+ * at once starts the next round if anyone is waiting. Callers append and
+ * wait for the round that covers their entry; whoever appends during a
+ * round waits for the next, so one fdatasync serves every caller that
+ * arrived during the previous one.
+ *
+ * Why a thread of its own rather than the first waiter leading: a finished
+ * round starts the next without handing over to another thread, and on a
+ * busy machine that hand-over (a wake-up) took as long as the sync. Rounds
+ * alternate between two condition variables so a finished round wakes only
+ * its own callers, not the next round's only to sleep again.
  */
-static int log_sync_wait(struct kw_audit_log *l, uint64_t target)
+static void *syncer_main(void *arg)
 {
-	while (l->durable < target) {
+	struct kw_audit_log *l = arg;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
 		void (*hook)(void *ctx);
 		void *hook_ctx;
-		uint64_t upto;
+		uint64_t upto, gen;
 		int fd, rc;
 
-		if (l->failed)
-			return l->failed;
-		if (l->syncing) {
-			pthread_cond_wait(&l->cv, &l->mu);
-			continue;
+		while (!l->syncer_stop && !l->failed && l->wanted <= l->durable) {
+			l->syncer_idle = true;
+			pthread_cond_wait(&l->work_cv, &l->mu);
+			l->syncer_idle = false;
 		}
+		if (l->syncer_stop || l->failed)
+			break;
 		l->syncing = true;
-		upto = l->size;
+		gen = ++l->sync_gen;
+		upto = l->sync_upto = l->size;
 		fd = l->seg_fd;
 		hook = l->sync_hook;
 		hook_ctx = l->sync_hook_ctx;
@@ -730,11 +816,35 @@ static int log_sync_wait(struct kw_audit_log *l, uint64_t target)
 		pthread_mutex_lock(&l->mu);
 		l->syncing = false;
 		l->syncs++;
-		if (rc != 0 || fault_hit(l, AUDIT_FAULT_SYNC))
-			return log_fail(l, "fdatasync of the audit segment");
+		if (rc != 0 || fault_hit(l, AUDIT_FAULT_SYNC)) {
+			(void)log_fail(l, "fdatasync of the audit segment");
+			break;
+		}
 		if (upto > l->durable)
 			l->durable = upto;
-		pthread_cond_broadcast(&l->cv);
+		pthread_cond_broadcast(&l->batch_cv[gen % 2]);
+		pthread_cond_broadcast(&l->cv); /* rotation and close wait for no round */
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* Wait, under mu, until entries [0, target) are durable. */
+static int log_sync_wait(struct kw_audit_log *l, uint64_t target)
+{
+	if (target > l->wanted)
+		l->wanted = target;
+	while (l->durable < target) {
+		uint64_t gen;
+
+		if (l->failed)
+			return l->failed;
+		if (!l->syncer_running || l->syncer_stop)
+			return KW_ERR_UNAVAILABLE;
+		if (l->syncer_idle)
+			pthread_cond_signal(&l->work_cv);
+		gen = l->syncing && target <= l->sync_upto ? l->sync_gen : l->sync_gen + 1;
+		pthread_cond_wait(&l->batch_cv[gen % 2], &l->mu);
 	}
 	return 0;
 }
@@ -773,15 +883,23 @@ int kw_audit_log_close(struct kw_audit_log *l)
 
 	if (l == NULL)
 		return 0;
+	if (l->syncer_running) {
+		pthread_mutex_lock(&l->mu);
+		l->syncer_stop = true;
+		pthread_cond_signal(&l->work_cv);
+		pthread_mutex_unlock(&l->mu);
+		pthread_join(l->syncer, NULL);
+	}
 	pthread_mutex_lock(&l->mu);
 	while (l->syncing)
 		pthread_cond_wait(&l->cv, &l->mu);
 	if (l->failed == KW_ERR_IO)
 		rc = KW_ERR_IO; /* some entries may not have reached the disk */
 	else if (!l->read_only && !l->failed && l->seg_fd >= 0) {
-		/* The caches too, so the next open finds them whole. */
-		if (fdatasync(l->seg_fd) != 0 || fdatasync(l->tree_fd) != 0 ||
-		    fdatasync(l->off_fd) != 0)
+		/* Drop the zeros written ahead, so a closed log holds records
+		 * only; the caches too, so the next open finds them whole. */
+		if (ftruncate(l->seg_fd, (off_t)l->seg_bytes) != 0 || fdatasync(l->seg_fd) != 0 ||
+		    fdatasync(l->tree_fd) != 0 || fdatasync(l->off_fd) != 0)
 			rc = KW_ERR_IO;
 	}
 	pthread_mutex_unlock(&l->mu);
@@ -796,6 +914,9 @@ int kw_audit_log_close(struct kw_audit_log *l)
 	free(l->off_mem);
 	free(l->cp_note);
 	pthread_cond_destroy(&l->cv);
+	pthread_cond_destroy(&l->batch_cv[0]);
+	pthread_cond_destroy(&l->batch_cv[1]);
+	pthread_cond_destroy(&l->work_cv);
 	pthread_mutex_destroy(&l->mu);
 	pthread_mutex_destroy(&l->cp_mu);
 	free(l);

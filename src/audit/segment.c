@@ -307,12 +307,12 @@ int audit_reader_next(struct audit_reader *r, enum audit_frame *st, const uint8_
 	}
 	n = kw_load_u32(r->buf + r->start);
 	if (n == 0 || n > KW_AUDIT_LEAF_MAX) {
-		/* Zeros to the end of the file are what a crash leaves when the
-		 * size reached the disk before the data; anything else out of
-		 * range is damage. */
+		/* Zeros to the end of the file are space written ahead of the
+		 * records (or allocated before a crash let the data reach the
+		 * disk): the end. Anything else out of range is damage. */
 		if ((rc = reader_rest_zero(r, &zero)) != 0)
 			return rc;
-		*st = n == 0 && zero ? AUDIT_FRAME_TORN : AUDIT_FRAME_BAD;
+		*st = n == 0 && zero ? AUDIT_FRAME_END : AUDIT_FRAME_BAD;
 		return 0;
 	}
 	if ((rc = reader_fill(r, n + AUDIT_FRAME_OVERHEAD)) != 0)
@@ -325,7 +325,14 @@ int audit_reader_next(struct audit_reader *r, enum audit_frame *st, const uint8_
 	if ((rc = kw_audit_leaf_hash(p, n, hash)) != 0)
 		return rc;
 	if (memcmp(p + n, hash, 4) != 0) {
-		*st = AUDIT_FRAME_BAD;
+		/* A record cut short by a crash inside the zeros written ahead
+		 * is followed by zeros only: torn. One that ends the file, or
+		 * has records after it, was edited. */
+		reader_skip(r, n + AUDIT_FRAME_OVERHEAD);
+		zero = false;
+		if (r->pos < r->size && (rc = reader_rest_zero(r, &zero)) != 0)
+			return rc;
+		*st = zero ? AUDIT_FRAME_TORN : AUDIT_FRAME_BAD;
 		return 0;
 	}
 	*leaf = p;

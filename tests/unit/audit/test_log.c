@@ -329,8 +329,9 @@ void test_log_proofs_match_memory(void **state)
 	t_rmdir(dir);
 }
 
-/* Damage the end of segment 0, reopen, and expect the 20 entries back. */
-static void torn_case(const void *junk, size_t len)
+/* Damage the end of segment 0, reopen, and expect the 20 entries back;
+ * after one more entry and a close the file holds records only. */
+static void torn_case(const void *junk, size_t len, size_t frame21)
 {
 	char *dir = t_tmpdir();
 	struct kw_audit_log *l;
@@ -342,12 +343,12 @@ static void torn_case(const void *junk, size_t len)
 	file_append(dir, seg0(), junk, len);
 	l = log_open(dir, 0);
 	assert_int_equal(log_size(l), 20);
-	assert_int_equal(file_size(dir, seg0()), good);
 	assert_root_is_sample(l, 20);
 	t_entry(&e, 20);
 	assert_int_equal(kw_audit_log_commit(l, &e, &idx), 0);
 	assert_int_equal(idx, 20);
 	assert_int_equal(kw_audit_log_close(l), 0);
+	assert_int_equal(file_size(dir, seg0()), good + frame21);
 	l = log_open(dir, 0);
 	assert_int_equal(log_size(l), 21);
 	assert_root_is_sample(l, 21);
@@ -365,14 +366,18 @@ void test_log_torn_tail(void **state)
 	assert_int_equal(kw_audit_leaf_hash(b.data, b.len, lh), 0);
 	kw_buf_init(&f);
 	assert_int_equal(audit_frame_append(&f, b.data, b.len, lh), 0);
-	torn_case(f.data, 3);         /* part of the length */
-	torn_case(f.data, f.len / 2); /* half a record */
-	torn_case(f.data, f.len - 1); /* all but the last check byte */
-	f.data[10] ^= 0x20;           /* a whole record, failing its check */
-	torn_case(f.data, f.len);
-	torn_case(frame, sizeof(frame)); /* zeros: size reached the disk first */
-	memset(frame, 0xff, 8);          /* an absurd length */
-	torn_case(frame, 8);
+	torn_case(f.data, 3, f.len);         /* part of the length */
+	torn_case(f.data, f.len / 2, f.len); /* half a record */
+	torn_case(f.data, f.len - 1, f.len); /* all but the last check byte */
+	/* half a record inside the zeros written ahead of it */
+	memcpy(frame, f.data, f.len / 2);
+	torn_case(frame, sizeof(frame), f.len);
+	memset(frame, 0, sizeof(frame));
+	torn_case(frame, sizeof(frame), f.len); /* zeros: written ahead, or size first */
+	f.data[10] ^= 0x20;                     /* a whole record, failing its check */
+	torn_case(f.data, f.len, f.len);
+	memset(frame, 0xff, 8); /* an absurd length */
+	torn_case(frame, 8, f.len);
 	kw_buf_cleanup(&f);
 	kw_buf_cleanup(&b);
 }
