@@ -33,6 +33,7 @@
 
 #define BENCH_SIGN_INPUT_BYTES 64
 #define BENCH_PLAINTEXT_BYTES  1024
+#define BENCH_JWT_INPUT_BYTES  900 /* header.payload of a projected SA token */
 
 struct bench_url {
 	bool tls;
@@ -81,7 +82,28 @@ enum bench_raw_op {
 	BENCH_RAW_ED25519,
 	BENCH_RAW_RSA2048_PSS,
 	BENCH_RAW_AES256_GCM,
+	BENCH_RAW_RS256_VERIFY, /* a service-account token's signature */
+	BENCH_RAW_NONE,         /* compared with another keyward figure instead */
 };
 int bench_raw_rate(enum bench_raw_op op, double seconds, double *ops_per_s) KW_MUST_CHECK;
+
+/* auth.c: a kubernetes auth mount for the login benchmarks. */
+struct bench_k8s {
+	EVP_PKEY *key; /* RSA-2048, signs the service-account tokens */
+	char kid[64];
+	char *token; /* a login token for the identity-cost run (secret) */
+};
+/* Create (or reuse) mount bench-k8s trusting a fresh key, a role "bench"
+ * granting policy bench-signer (sign with bench-ecdsa-p256), and log in
+ * once for a token. root_token sets it up. */
+int bench_k8s_setup(const struct bench_client *c, const char *root_token,
+                    struct bench_k8s *out) KW_MUST_CHECK;
+void bench_k8s_cleanup(struct bench_k8s *k);
+/* A projected service-account token, RS256, valid for life seconds. */
+int bench_k8s_jwt(const struct bench_k8s *k, int64_t life, char **out) KW_MUST_CHECK;
+/* One request on a fresh connection (keyward-bench.c). */
+int bench_request_once(const struct bench_client *c, const char *method, const char *path,
+                       const char *token, const char *body,
+                       struct bench_response *resp) KW_MUST_CHECK;
 
 #endif

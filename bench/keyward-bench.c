@@ -7,6 +7,14 @@
  *	keyward-bench -addr https://127.0.0.1:8200 -token T -cacert ca.pem
  *		[-duration 3] [-conns 1,16,64] [-ops sign-ecdsa-p256,...]
  *
+ * Two identity operations (auth.c sets up a kubernetes auth mount):
+ * login-k8s-rs256 logs in with an RS256 service-account token over and over
+ * (baseline: raw RS256 verifications on one thread, the least a login
+ * costs); sign-ecdsa-p256-k8s signs with the token such a login returned,
+ * whose policy the keeper checks on every request, and is compared with
+ * the same sign under the root token measured in the same run — the cost
+ * an identity adds to a request.
+ *
  * The token may come from $VAULT_TOKEN instead of -token, which keeps it out
  * of the process list. The bench creates its own keys (bench-<type>).
  */
@@ -23,6 +31,13 @@
 #define BENCH_CONN_LISTS_MAX   16
 #define BENCH_DURATION_DEFAULT 3.0
 #define BENCH_ERR_SNIPPET      200
+#define BENCH_JWT_LIFE_S       86400 /* outlives any run */
+
+enum bench_kind {
+	OP_TRANSIT,  /* a transit request with the caller's token */
+	OP_LOGIN,    /* auth/bench-k8s/login, no token */
+	OP_IDENTITY, /* a transit request with a login token, vs the root token */
+};
 
 struct bench_op {
 	const char *name;     /* for -ops */
@@ -30,15 +45,20 @@ struct bench_op {
 	const char *key_type; /* key created as bench-<key_type> */
 	const char *params;   /* extra JSON members pinning the algorithm */
 	enum bench_raw_op raw;
+	enum bench_kind kind;
 };
 
 static const struct bench_op bench_ops[] = {
     {"sign-ecdsa-p256", "sign", "ecdsa-p256", "\"hash_algorithm\":\"sha2-256\"",
-     BENCH_RAW_ECDSA_P256},
-    {"sign-ed25519", "sign", "ed25519", NULL, BENCH_RAW_ED25519},
+     BENCH_RAW_ECDSA_P256, OP_TRANSIT},
+    {"sign-ed25519", "sign", "ed25519", NULL, BENCH_RAW_ED25519, OP_TRANSIT},
     {"sign-rsa-2048", "sign", "rsa-2048",
-     "\"hash_algorithm\":\"sha2-256\",\"signature_algorithm\":\"pss\"", BENCH_RAW_RSA2048_PSS},
-    {"encrypt-aes256-gcm96", "encrypt", "aes256-gcm96", NULL, BENCH_RAW_AES256_GCM},
+     "\"hash_algorithm\":\"sha2-256\",\"signature_algorithm\":\"pss\"", BENCH_RAW_RSA2048_PSS,
+     OP_TRANSIT},
+    {"encrypt-aes256-gcm96", "encrypt", "aes256-gcm96", NULL, BENCH_RAW_AES256_GCM, OP_TRANSIT},
+    {"login-k8s-rs256", "login", "k8s-rs256", NULL, BENCH_RAW_RS256_VERIFY, OP_LOGIN},
+    {"sign-ecdsa-p256-k8s", "sign", "ecdsa-p256", "\"hash_algorithm\":\"sha2-256\"", BENCH_RAW_NONE,
+     OP_IDENTITY},
 };
 #define BENCH_NOPS KW_ARRAY_LEN(bench_ops)
 
@@ -207,6 +227,26 @@ out:
 	return rc;
 }
 
+static int login_request(const struct bench_client *c, const struct bench_k8s *k,
+                         struct kw_buf *out)
+{
+	char *jwt = NULL, *body = NULL;
+	int rc;
+
+	/* One token for the whole run, as a pod re-presents its projected
+	 * token until the kubelet rotates it. */
+	if ((rc = bench_k8s_jwt(k, BENCH_JWT_LIFE_S, &jwt)) < 0)
+		return rc;
+	if (asprintf(&body, "{\"role\":\"bench\",\"jwt\":\"%s\"}", jwt) < 0) {
+		free(jwt);
+		return KW_ERR_NOMEM;
+	}
+	free(jwt);
+	rc = bench_request_format(c, "POST", "/v1/auth/bench-k8s/login", NULL, body, out);
+	free(body);
+	return rc;
+}
+
 static int op_request(const struct bench_client *c, const struct bench_op *op, const char *token,
                       struct kw_buf *out)
 {
@@ -223,10 +263,13 @@ static int op_request(const struct bench_client *c, const struct bench_op *op, c
 	return rc;
 }
 
-/* A reply counts as an operation only if it carries a Vault-style result. */
+/* A reply counts as an operation only if it carries a Vault-style result
+ * (or, for a login, a token). */
 static bool response_ok(const struct bench_response *r)
 {
-	return r->status == 200 && r->body.data && strstr((const char *)r->body.data, "vault:v");
+	return r->status == 200 && r->body.data &&
+	       (strstr((const char *)r->body.data, "vault:v") ||
+	        strstr((const char *)r->body.data, "\"client_token\":\"kws"));
 }
 
 static void note_error(char *dst, size_t cap, int rc, const struct bench_response *r)
@@ -399,8 +442,8 @@ static int run_conns(const struct bench_client *c, const struct kw_buf *req, uns
 }
 
 /* One request on a fresh connection; prints what went wrong. */
-static int request_once(const struct bench_client *c, const char *method, const char *path,
-                        const char *token, const char *body, struct bench_response *resp)
+int bench_request_once(const struct bench_client *c, const char *method, const char *path,
+                       const char *token, const char *body, struct bench_response *resp)
 {
 	struct bench_conn conn;
 	struct kw_buf req;
@@ -429,7 +472,7 @@ static int key_ensure(const struct bench_client *c, const char *token, const str
 	snprintf(path, sizeof(path), "/v1/transit/keys/bench-%s", op->key_type);
 	snprintf(body, sizeof(body), "{\"type\":\"%s\"}", op->key_type);
 	bench_response_init(&resp);
-	rc = request_once(c, "POST", path, token, body, &resp);
+	rc = bench_request_once(c, "POST", path, token, body, &resp);
 	if (rc < 0)
 		goto out;
 	/* A key left by an earlier run is fine; the warm-up catches a wrong type. */
@@ -475,17 +518,19 @@ static void fmt_ms(char *buf, size_t n, double ms)
 	snprintf(buf, n, ms < 10 ? "%.2fms" : "%.1fms", ms);
 }
 
-static void print_row(const struct bench_op *op, unsigned conns, const struct run_result *r,
-                      double raw)
+static void print_row(const struct bench_op *op, const char *label, unsigned conns,
+                      const struct run_result *r, const char *base_name, double raw)
 {
 	char p50[32], p99[32], rawtxt[32];
 
 	fmt_ms(p50, sizeof(p50), r->p50_ms);
 	fmt_ms(p99, sizeof(p99), r->p99_ms);
 	snprintf(rawtxt, sizeof(rawtxt), "%.0f/s", raw);
-	printf("%-7s %-13s conns=%-3u ops/s=%-7.0f p50=%-8s p99=%-8s raw=%-9s ratio=%.3f", op->verb,
-	       op->key_type, conns, r->ops_per_s, p50, p99, rawtxt,
-	       raw > 0 ? r->ops_per_s / raw : 0.0);
+	printf("%-7s %-17s conns=%-3u ops/s=%-7.0f p50=%-8s p99=%-8s", op->verb, label, conns,
+	       r->ops_per_s, p50, p99);
+	/* A baseline row (the root token's rate) has no baseline of its own. */
+	if (raw > 0)
+		printf(" %s=%-9s ratio=%.3f", base_name, rawtxt, r->ops_per_s / raw);
 	if (r->errors)
 		printf("  errors=%llu (%s)", (unsigned long long)r->errors, r->first_error);
 	if (r->reconnects)
@@ -494,23 +539,64 @@ static void print_row(const struct bench_op *op, unsigned conns, const struct ru
 	fflush(stdout);
 }
 
+static int run_one(const struct bench_client *c, const struct kw_buf *req, unsigned conns,
+                   double duration, bool *had_errors, struct run_result *r)
+{
+	int rc = run_conns(c, req, conns, duration, r);
+
+	if (rc == 0)
+		*had_errors |= r->errors > 0 || r->ops == 0;
+	return rc;
+}
+
+/* The identity-cost run: at each connection count, the root token's sign
+ * rate and then the login token's, so the ratio compares like with like. */
+static int identity_run(const struct bench_client *c, const struct bench_opts *o,
+                        const struct bench_op *op, const char *login_token, bool *had_errors)
+{
+	struct kw_buf root, ident;
+	int rc;
+
+	if ((rc = op_request(c, op, o->token, &root)) < 0)
+		return rc;
+	if ((rc = op_request(c, op, login_token, &ident)) < 0) {
+		kw_buf_cleanup(&root);
+		return rc;
+	}
+	rc = op_warmup(c, &ident, op);
+	for (size_t i = 0; rc == 0 && i < o->nconns; i++) {
+		struct run_result base, r;
+
+		if ((rc = run_one(c, &root, o->conns[i], o->duration, had_errors, &base)) != 0 ||
+		    (rc = run_one(c, &ident, o->conns[i], o->duration, had_errors, &r)) != 0)
+			break;
+		print_row(op, "ecdsa-p256/root", o->conns[i], &base, "raw", 0);
+		print_row(op, "ecdsa-p256/k8s", o->conns[i], &r, "root", base.ops_per_s);
+	}
+	kw_buf_cleanup(&root);
+	kw_buf_cleanup(&ident);
+	return rc;
+}
+
 static int bench_op_run(const struct bench_client *c, const struct bench_opts *o,
-                        const struct bench_op *op, double raw, bool *had_errors)
+                        const struct bench_op *op, double raw, const struct bench_k8s *k8s,
+                        bool *had_errors)
 {
 	struct kw_buf req;
 	int rc;
 
-	rc = op_request(c, op, o->token, &req);
+	if (op->kind == OP_IDENTITY)
+		return identity_run(c, o, op, k8s->token, had_errors);
+	rc = op->kind == OP_LOGIN ? login_request(c, k8s, &req) : op_request(c, op, o->token, &req);
 	if (rc < 0)
 		return rc;
 	rc = op_warmup(c, &req, op);
 	for (size_t i = 0; rc == 0 && i < o->nconns; i++) {
 		struct run_result r;
-		rc = run_conns(c, &req, o->conns[i], o->duration, &r);
-		if (rc == 0) {
-			print_row(op, o->conns[i], &r, raw);
-			*had_errors |= r.errors > 0 || r.ops == 0;
-		}
+
+		rc = run_one(c, &req, o->conns[i], o->duration, had_errors, &r);
+		if (rc == 0)
+			print_row(op, op->key_type, o->conns[i], &r, "raw", raw);
 	}
 	kw_buf_cleanup(&req);
 	return rc;
@@ -520,7 +606,7 @@ static int raw_rates(const struct bench_opts *o, double *raw)
 {
 	for (size_t i = 0; i < BENCH_NOPS; i++) {
 		int rc;
-		if (!o->op_on[i])
+		if (!o->op_on[i] || bench_ops[i].raw == BENCH_RAW_NONE)
 			continue;
 		rc = bench_raw_rate(bench_ops[i].raw, o->duration, &raw[i]);
 		if (rc < 0) {
@@ -534,10 +620,19 @@ static int raw_rates(const struct bench_opts *o, double *raw)
 	return 0;
 }
 
+static bool identity_wanted(const struct bench_opts *o)
+{
+	for (size_t i = 0; i < BENCH_NOPS; i++)
+		if (o->op_on[i] && bench_ops[i].kind != OP_TRANSIT)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
 	struct bench_client c;
+	struct bench_k8s k8s = {0};
 	double raw[BENCH_NOPS] = {0};
 	bool had_errors = false;
 	int rc;
@@ -551,10 +646,15 @@ int main(int argc, char **argv)
 	if (bench_client_init(&c, o.addr, o.cacert) < 0)
 		return 1;
 	for (size_t i = 0; i < BENCH_NOPS; i++) {
-		if (o.op_on[i] && key_ensure(&c, o.token, &bench_ops[i]) < 0) {
+		if (o.op_on[i] && bench_ops[i].kind != OP_LOGIN &&
+		    key_ensure(&c, o.token, &bench_ops[i]) < 0) {
 			rc = 1;
 			goto out;
 		}
+	}
+	if (identity_wanted(&o) && bench_k8s_setup(&c, o.token, &k8s) < 0) {
+		rc = 1;
+		goto out;
 	}
 	if (raw_rates(&o, raw) < 0) {
 		rc = 1;
@@ -562,11 +662,13 @@ int main(int argc, char **argv)
 	}
 	/* One operation failing says nothing about the others: run them all. */
 	for (size_t i = 0; i < BENCH_NOPS; i++) {
-		if (o.op_on[i] && bench_op_run(&c, &o, &bench_ops[i], raw[i], &had_errors) < 0)
+		if (o.op_on[i] &&
+		    bench_op_run(&c, &o, &bench_ops[i], raw[i], &k8s, &had_errors) < 0)
 			had_errors = true;
 	}
 	rc = had_errors ? 1 : 0;
 out:
+	bench_k8s_cleanup(&k8s);
 	bench_client_cleanup(&c);
 	return rc;
 }

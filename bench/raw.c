@@ -30,6 +30,7 @@ struct raw_state {
 	uint8_t key[RAW_AES_KEY_BYTES];
 	uint8_t msg[BENCH_PLAINTEXT_BYTES];
 	uint8_t out[BENCH_PLAINTEXT_BYTES + RAW_GCM_IV_BYTES + RAW_GCM_TAG_BYTES + RAW_SIG_MAX];
+	size_t siglen; /* RS256 verify: the signature made at setup */
 };
 
 static int raw_keygen(enum bench_raw_op op, EVP_PKEY **out)
@@ -44,9 +45,11 @@ static int raw_keygen(enum bench_raw_op op, EVP_PKEY **out)
 		k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 		break;
 	case BENCH_RAW_RSA2048_PSS:
+	case BENCH_RAW_RS256_VERIFY:
 		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 		break;
 	case BENCH_RAW_AES256_GCM:
+	case BENCH_RAW_NONE:
 		return KW_ERR_INVALID;
 	}
 	if (!k)
@@ -116,10 +119,32 @@ static int raw_encrypt_once(struct raw_state *st)
 	return 0;
 }
 
+/* What a login costs the verifier at least: one RS256 (PKCS#1 v1.5,
+ * SHA-256) verification of a token-sized input, key already parsed. */
+static int raw_verify_once(struct raw_state *st)
+{
+	if (EVP_MD_CTX_reset(st->mdctx) != 1 ||
+	    EVP_DigestVerifyInit(st->mdctx, NULL, EVP_sha256(), NULL, st->pkey) != 1 ||
+	    EVP_DigestVerify(st->mdctx, st->out, st->siglen, st->msg, BENCH_JWT_INPUT_BYTES) != 1)
+		return KW_ERR_CRYPTO;
+	return 0;
+}
+
+static int raw_verify_setup(struct raw_state *st)
+{
+	st->siglen = RAW_SIG_MAX;
+	if (EVP_DigestSignInit(st->mdctx, NULL, EVP_sha256(), NULL, st->pkey) != 1 ||
+	    EVP_DigestSign(st->mdctx, st->out, &st->siglen, st->msg, BENCH_JWT_INPUT_BYTES) != 1)
+		return KW_ERR_CRYPTO;
+	return 0;
+}
+
 static int raw_once(struct raw_state *st)
 {
 	if (st->op == BENCH_RAW_AES256_GCM)
 		return raw_encrypt_once(st);
+	if (st->op == BENCH_RAW_RS256_VERIFY)
+		return raw_verify_once(st);
 	return raw_sign_once(st);
 }
 
@@ -130,6 +155,8 @@ int bench_raw_rate(enum bench_raw_op op, double seconds, double *ops_per_s)
 	int rc;
 
 	rc = raw_setup(op, &st);
+	if (rc == 0 && op == BENCH_RAW_RS256_VERIFY)
+		rc = raw_verify_setup(&st);
 	if (rc < 0)
 		goto out;
 	start = kw_monotonic_ns();

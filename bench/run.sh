@@ -6,6 +6,11 @@
 # loopback port in a temporary directory, runs keyward-bench against it
 # (extra arguments go to keyward-bench, e.g. -duration 5 -conns 1,16), then
 # stops the daemon and removes the directory. Exits with the bench's status.
+# Among the default operations are the identity ones: login-k8s-rs256 (logins
+# with RS256 service-account tokens through a kubernetes auth mount the bench
+# sets up) and sign-ecdsa-p256-k8s (a sign with the token such a login
+# returned, against the same sign with the root token). Only those two:
+#   bench/run.sh -ops login-k8s-rs256,sign-ecdsa-p256-k8s -conns 1,16
 #
 #   KEYWARD_BUILD_DIR  build tree holding bin/keywardd and bin/keyward-bench
 #                      (default: build/ next to this script's parent)

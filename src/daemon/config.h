@@ -2,6 +2,9 @@
  * config: keywardd's YAML configuration (libfyaml), read by the parent
  * before it forks, so both children start from the same validated values.
  * Unknown keys are errors: a typo in a security setting must not be ignored.
+ * A listener's network identity is written twice: into front.listeners[]
+ * (the front refuses other sources before TLS) and keeper.net_ids, keyed by
+ * the listener's port (the keeper grants it); a unix socket cannot carry one.
  */
 #ifndef KW_DAEMON_CONFIG_H
 #define KW_DAEMON_CONFIG_H

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "../crypto/crypto.h"
 #include "config.h"
 #include "proc.h"
@@ -198,7 +200,14 @@ int main(int argc, char **argv)
 	}
 	if (kw_strlcpy(c.keeper.store_url, c.storage_path, sizeof(c.keeper.store_url)) != 0)
 		return 2;
+	/* Once, before any thread: the front fetches JWKS and asks the
+	 * Kubernetes API server (TokenReview) with libcurl. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		kw_error("cannot initialise libcurl");
+		return 1;
+	}
 	r = kw_proc_run(&c, a.dev ? dev_banner : NULL, &c);
+	curl_global_cleanup();
 	dev_cleanup();
 	kw_wipe(dev_token, sizeof(dev_token));
 	return r;

@@ -2,7 +2,10 @@
  * front: the network-facing process. Listeners (TCP with TLS 1.2/1.3 through
  * libmicrohttpd's GnuTLS backend, plain TCP for dev mode, unix sockets),
  * HTTP/1.1 routing of the Vault-compatible REST API, JSON in and out, and the
- * translation of each request into one keeper IPC message.
+ * translation of each request into one keeper IPC message. Listeners may ask
+ * TLS clients for certificates (mTLS, for the cert method) and may carry a
+ * network identity, refusing connections from outside its source ranges
+ * before TLS.
  *
  * Runs only in the front process, after fork, with the keeper channels as
  * its only link to keys. It never sees key material, never opens the store,
@@ -19,9 +22,41 @@
 
 #include "../common/common.h"
 
-#define KW_LISTENERS_MAX 16
+#define KW_LISTENERS_MAX    16
 #define KW_BODY_MAX_DEFAULT (1u * 1024 * 1024)
-#define KW_BODY_MAX_LIMIT (32u * 1024 * 1024)
+#define KW_BODY_MAX_LIMIT   (32u * 1024 * 1024)
+
+#define KW_LISTENER_ALLOW_MAX    16   /* source ranges of one network identity */
+#define KW_LISTENER_POLICIES_MAX 1024 /* bytes of its comma-separated policies */
+
+/*
+ * Client certificates on a TLS listener (mTLS).
+ * NONE: none asked for. REQUEST: asked for (GnuTLS sends the
+ * tls_client_ca_file names) and optional; a chain sent is handed to the
+ * cert method as presented, which verifies it against its roles' CAs — TLS
+ * only proved the client holds the leaf's key. REQUIRE: a request without a
+ * chain that verifies against tls_client_ca_file (at the current time, EKU
+ * clientAuth when present) is refused with 403 before routing.
+ */
+enum kw_client_auth {
+	KW_CLIENT_AUTH_NONE = 0,
+	KW_CLIENT_AUTH_REQUEST,
+	KW_CLIENT_AUTH_REQUIRE,
+};
+
+/*
+ * A network identity bound to a listener: whoever connects from an allow
+ * range is "net:<name>" when sending no token. The front refuses every
+ * other source address before TLS (and counts and logs it); the keeper,
+ * which holds the same identity in its own conf, decides the identity and
+ * its policies. name "" = the listener has none.
+ */
+struct kw_listener_identity {
+	char name[KW_NAME_MAX + 1];
+	char policies[KW_LISTENER_POLICIES_MAX]; /* comma-separated; the keeper's copy rules */
+	struct kw_cidr allow[KW_LISTENER_ALLOW_MAX];
+	size_t nallow;
+};
 
 struct kw_listener_conf {
 	/* "127.0.0.1:8200", "[::1]:8200", "0.0.0.0:8200" or "unix:/path/to.sock" */
@@ -29,6 +64,11 @@ struct kw_listener_conf {
 	/* PEM files; both empty = plain HTTP (allowed only on loopback or unix). */
 	char tls_cert_file[512];
 	char tls_key_file[512];
+	/* PEM bundle of the CAs client certificates are asked for (and, with
+	 * REQUIRE, verified against); needs TLS and client_auth != NONE. */
+	char tls_client_ca_file[512];
+	enum kw_client_auth client_auth;
+	struct kw_listener_identity identity;
 };
 
 struct kw_front_conf {
@@ -39,6 +79,13 @@ struct kw_front_conf {
 	unsigned connection_timeout; /* seconds idle before a keep-alive connection closes */
 	unsigned connection_limit;   /* per listener */
 };
+
+/*
+ * The TCP port of a listener address ("10.0.0.1:7443" -> 7443), for the
+ * keeper's copy of a network identity. KW_ERR_CONFIG for an address that
+ * does not parse, KW_ERR_INVALID for a unix socket (no port).
+ */
+int kw_listener_address_port(const char *address, uint16_t *port) KW_MUST_CHECK;
 
 /* Total worker threads kw_front_run will start for c: the number of keeper
  * channels the daemon must create. */

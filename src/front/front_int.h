@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "../ipc/ipc.h"
+#include "../auth/auth.h"
 #include "front.h"
 
 #define KW_FRONT_VERSION        "keyward-0.1.0"
@@ -404,5 +405,200 @@ int kw_h_audit_entries(struct kw_req *r, struct kw_resp *out);
 int kw_h_audit_inclusion(struct kw_req *r, struct kw_resp *out);
 int kw_h_audit_consistency(struct kw_req *r, struct kw_resp *out);
 int kw_h_audit_search(struct kw_req *r, struct kw_resp *out);
+
+/* ---- auth mounts and login methods: auth_mount.c, auth_k8s.c, auth_jwt.c,
+ * auth_cert.c ----
+ *
+ * The front proves who is calling; the keeper stores mounts, configs and
+ * roles (as JSON the front validated and normalised), decides and audits.
+ * The front keeps one cache entry per mount (AUTH_LOAD): its config, roles
+ * and the verification keys and JWKS sources built from them, so a login
+ * costs no keeper round trip but the AUTH_LOGIN itself. An entry is dropped
+ * whenever this front proxies a write to its mount. Entries are
+ * reference-counted and immutable once cached, so many request threads use
+ * one while a writer drops it. The cache holds public keys and non-secret
+ * settings, plus a mount's token_reviewer_jwt (a credential the keeper
+ * stored; never returned, never logged, wiped on free).
+ */
+#define KW_MOUNT_MAX         64   /* a mount path: one segment of [A-Za-z0-9_-] */
+#define KW_AUTH_ROLES_MAX    1024 /* roles one mount may hold in the cache */
+#define KW_AUTH_LIST_MAX     256  /* entries in one bound_* list */
+#define KW_AUTH_TEST_NOW_ENV "KEYWARD_TEST_NOW"
+#define KW_CALLER_ID_MAX     2100 /* "jwt:<mount>/<claim>", a SPIFFE ID ... */
+
+enum kw_auth_kind {
+	KW_AUTH_KIND_K8S = 1,
+	KW_AUTH_KIND_JWT,
+	KW_AUTH_KIND_CERT,
+};
+
+struct kw_auth_role {
+	char *name;
+	json_t *json; /* normalised role */
+};
+
+struct kw_auth_mount {
+	char name[KW_MOUNT_MAX + 1];
+	enum kw_auth_kind kind;
+	const struct kw_auth_method *method;
+	json_t *config; /* normalised config, {} when never written */
+	struct kw_auth_role *roles;
+	size_t nroles;
+	void *state; /* the method's keys and JWKS sources (state_new) */
+	int refs;    /* under the cache lock */
+};
+
+/* A method: its Vault type name, the path word of its roles, and its
+ * validation, state and login. */
+struct kw_auth_method {
+	const char *type;      /* "kubernetes", "jwt", "cert" */
+	enum kw_auth_kind kind;
+	const char *role_word; /* "role" or "certs" */
+	/* Fields a GET of the config never returns (credentials). */
+	const char *const *config_secret;
+	/* Check a written config or role and normalise it to the stored JSON.
+	 * KW_ERR_INVALID with a sentence naming the field. */
+	int (*config_norm)(const json_t *in, json_t **out, struct kw_fail *f);
+	int (*role_norm)(const json_t *in, json_t **out, struct kw_fail *f);
+	/* Build m->state from m->config (keys, JWKS sources); NULL = none. */
+	int (*state_new)(struct kw_auth_mount *m, struct kw_fail *f);
+	void (*state_free)(void *state);
+	int (*login)(struct kw_req *r, struct kw_auth_mount *m, struct kw_resp *out);
+};
+
+extern const struct kw_auth_method kw_auth_method_k8s;
+extern const struct kw_auth_method kw_auth_method_jwt;
+extern const struct kw_auth_method kw_auth_method_cert;
+/* The method of a type name, or NULL. */
+const struct kw_auth_method *kw_auth_method_find(const char *type);
+
+/* 1..KW_MOUNT_MAX characters of [A-Za-z0-9_-]. */
+bool kw_mount_name_valid(const char *s);
+
+/*
+ * The clock logins are checked against: kw_now(), unless the environment
+ * variable KW_AUTH_TEST_NOW_ENV holds unix seconds — a TEST-ONLY hook so the
+ * integration tests can present real service-account tokens that have
+ * expired since they were issued. It is read once, logged as a warning, and
+ * moves only the front's credential checks: the keeper keeps the real
+ * clock, and kw_auth_expires() turns a credential's end into real time.
+ */
+int64_t kw_auth_now(void);
+/* A credential's end (unix seconds on kw_auth_now's clock) as real time. */
+int64_t kw_auth_expires(int64_t exp);
+/* Has a credential ended (exp > 0 and not after kw_auth_now)? A login that
+ * an exp leeway let through is still refused: the keyward token would have
+ * to outlive the credential it was issued for. */
+bool kw_auth_ended(int64_t exp);
+
+/* The mount from the cache, loading it (AUTH_LOAD) if absent. Put it back
+ * with kw_auth_mount_put. KW_ERR_NOT_FOUND for no such mount. */
+int kw_auth_mount_get(struct kw_req *r, const char *name, struct kw_auth_mount **out) KW_MUST_CHECK;
+void kw_auth_mount_put(struct kw_auth_mount *m);
+/* Forget a mount (after a write to it, or its disabling). */
+void kw_auth_mount_drop(const char *name);
+/* Cert mounts the front knows of (its cache and every AUTH_LIST answer it
+ * saw): names copied into names[], at most max. */
+size_t kw_auth_cert_mounts(struct kw_req *r, char (*names)[KW_MOUNT_MAX + 1], size_t max);
+const struct kw_auth_role *kw_auth_role_find(const struct kw_auth_mount *m, const char *name);
+
+/* ---- normalising helpers for the methods ---- */
+
+/* Refuse any field of in not in known (NULL-terminated). */
+int kw_auth_fields_known(const json_t *in, const char *const *known, struct kw_fail *f) KW_MUST_CHECK;
+/* A list of strings (a JSON array, or Vault's comma-separated string) into
+ * a new array; absent = []. Empty entries are refused. */
+int kw_auth_str_list(const json_t *in, const char *key, json_t **out, struct kw_fail *f) KW_MUST_CHECK;
+/* A string field copied into out (absent: def, or nothing when def NULL). */
+int kw_auth_copy_str(const json_t *in, const char *key, const char *def, json_t *out,
+                     struct kw_fail *f) KW_MUST_CHECK;
+int kw_auth_copy_bool(const json_t *in, const char *key, bool def, json_t *out,
+                      struct kw_fail *f) KW_MUST_CHECK;
+/* Seconds (integer or Vault duration) into out, def when absent. */
+int kw_auth_copy_duration(const json_t *in, const char *key, const char *alias, uint64_t max,
+                          json_t *out, struct kw_fail *f) KW_MUST_CHECK;
+/* The token_* fields every role has (aliases policies/ttl/max_ttl
+ * accepted), into out; the field names go into known for the caller. */
+int kw_auth_role_common(const json_t *in, json_t *out, struct kw_fail *f) KW_MUST_CHECK;
+extern const char *const kw_auth_role_common_fields[];
+/* Strings of a normalised array field, borrowed: up to max into v. */
+size_t kw_auth_json_strs(const json_t *o, const char *key, const char **v, size_t max);
+
+/* ---- verification keys of one issuer (auth_jwt.c), for jwt and kubernetes ---- */
+
+struct kw_jwt_keys_conf {
+	const json_t *pem_keys; /* array of PEM texts (static keys), may be NULL */
+	const char *jwks_url;   /* https JWKS, fetched and refreshed */
+	const char *jwks_file;  /* a JWKS document on this host, read once */
+	const char *discovery;  /* OIDC issuer whose jwks_uri to discover */
+	const char *ca_pem;     /* trust for jwks_url and discovery; NULL = system */
+};
+/* One issuer's keys: a static set (PEM keys, a JWKS file) and/or a fetched
+ * JWKS source. */
+struct kw_jwt_keys {
+	struct kw_auth_keyset *ks;
+	struct kw_auth_jwks_source *src;
+};
+/* Build (network: discovery only); KW_ERR_UNAVAILABLE if discovery fails,
+ * KW_ERR_INVALID for bad keys, with a sentence in f. */
+int kw_jwt_keys_build(const struct kw_jwt_keys_conf *c, struct kw_jwt_keys *out,
+                      struct kw_fail *f) KW_MUST_CHECK;
+void kw_jwt_keys_cleanup(struct kw_jwt_keys *k);
+/* Check PEM keys parse (config validation, no network). */
+int kw_jwt_pem_keys_check(const json_t *pem_keys, const char *field, struct kw_fail *f) KW_MUST_CHECK;
+/* kw_auth_jwt_verify against the static set, then the JWKS source. */
+int kw_jwt_keys_verify(struct kw_jwt_keys *k, const struct kw_auth_jwt_opts *o, const char *token,
+                       size_t len, int64_t now, struct kw_auth_jwt **out,
+                       enum kw_auth_reason *why) KW_MUST_CHECK;
+/* Bumped whenever a mount is dropped: results derived from mounts (the
+ * implicit cert identities) are good only while it stays the same. */
+uint64_t kw_auth_cache_gen(void);
+
+/* ---- login outcomes (auth_mount.c) ---- */
+
+/*
+ * Refuse a login: AUTH_LOGIN_FAILED to the keeper (which audits it), then
+ * err (KW_ERR_AUTH or KW_ERR_DENIED) with text in r->fail. role and
+ * caller_id may be NULL. Never pass credential bytes.
+ */
+int kw_login_refuse(struct kw_req *r, const struct kw_auth_mount *m, const char *role,
+                    const char *caller_id, const char *reason, int err, const char *text);
+/* The same with the claims of a credential that verified (the pod of a
+ * service account bound elsewhere), for the audit entry. */
+int kw_login_refuse_meta(struct kw_req *r, const struct kw_auth_mount *m, const char *role,
+                         const char *caller_id, const json_t *meta, const char *reason, int err,
+                         const char *text);
+/*
+ * A verified credential: AUTH_LOGIN with the caller (meta: a JSON object of
+ * non-secret claims; expires: the credential's end in real time, 0 = none)
+ * and Vault's login reply in out.
+ */
+int kw_login_finish(struct kw_req *r, const struct kw_auth_mount *m, const char *role,
+                    const char *caller_id, const json_t *meta, int64_t expires,
+                    struct kw_resp *out) KW_MUST_CHECK;
+
+/* ---- implicit cert identity (auth_cert.c) ---- */
+
+/*
+ * For a request with no token on a connection with a client chain: the
+ * first cert role (over the cert mounts) that verifies the chain and whose
+ * bindings match, as CALLER_MOUNT CALLER_ROLE CALLER_ID CALLER_EXPIRES
+ * CALLER_META fields of m. 0 with nothing added when no role matches (the
+ * keeper then answers as for any request without a token).
+ */
+int kw_cert_implicit(struct kw_req *r, struct kw_ipc_msg *m) KW_MUST_CHECK;
+
+/* ---- handlers: auth_mount.c ---- */
+int kw_h_auth_list(struct kw_req *r, struct kw_resp *out);
+int kw_h_auth_read(struct kw_req *r, struct kw_resp *out);
+int kw_h_auth_enable(struct kw_req *r, struct kw_resp *out);
+int kw_h_auth_disable(struct kw_req *r, struct kw_resp *out);
+int kw_h_auth_config_get(struct kw_req *r, struct kw_resp *out);
+int kw_h_auth_config_put(struct kw_req *r, struct kw_resp *out);
+int kw_h_auth_role_list(struct kw_req *r, struct kw_resp *out);
+int kw_h_auth_role_get(struct kw_req *r, struct kw_resp *out);
+int kw_h_auth_role_put(struct kw_req *r, struct kw_resp *out);
+int kw_h_auth_role_delete(struct kw_req *r, struct kw_resp *out);
+int kw_h_auth_login(struct kw_req *r, struct kw_resp *out);
 
 #endif

@@ -20,6 +20,19 @@
  *
  * Plain HTTP is refused on anything but loopback and unix sockets: tokens
  * and plaintexts cross this socket.
+ *
+ * Client certificates: a listener with client auth gives libmicrohttpd its
+ * CA bundle as the trust list, which makes GnuTLS ask every client for a
+ * certificate (and name those CAs). Each request then reads the chain the
+ * client sent from its GnuTLS session into kw_req.peer; with "require" a
+ * request without a chain that verifies against the bundle is refused
+ * before routing.
+ *
+ * Network identities: a listener that grants one accepts connections only
+ * from its allow ranges. The acceptor checks the source address right after
+ * accept() and closes anything else before a TLS byte is read, so a stranger
+ * costs no handshake; it counts the refusals and logs them at most once a
+ * second (the address and the running count: nothing secret).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,10 +49,14 @@
 #include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 
+#include "../auth/auth.h"
 #include "front_int.h"
 
 /* TLS 1.2 and 1.3 only; GnuTLS's NORMAL set otherwise. */
@@ -69,6 +86,12 @@ struct kw_listener {
 	char *key;  /* secret: kw_secure_alloc'd */
 	size_t key_size;
 	bool unlink_on_stop;
+	enum kw_client_auth client_auth;
+	char *client_ca;                             /* PEM bundle when client_auth != NONE */
+	const struct kw_listener_identity *identity; /* NULL: none */
+	/* Connections refused for their source address; the acceptor's own. */
+	uint64_t refused;
+	time_t refused_logged;
 };
 
 /* One request, from its first callback to completion. */
@@ -214,6 +237,18 @@ int kw_addr_parse(const char *s, struct kw_addr *out)
 	if ((err = addr_ip(host, bracketed, (uint16_t)port, &a)) != 0)
 		return err;
 	*out = a;
+	return 0;
+}
+
+int kw_listener_address_port(const char *address, uint16_t *port)
+{
+	struct kw_addr a;
+
+	if (kw_addr_parse(address, &a) != 0)
+		return KW_ERR_CONFIG;
+	if (a.family == AF_UNIX)
+		return KW_ERR_INVALID;
+	*port = a.port;
 	return 0;
 }
 
@@ -383,6 +418,82 @@ static void state_release(struct conn_state *st)
 	st->path = NULL;
 }
 
+/* ---- client certificates ---- */
+
+/*
+ * The chain the client sent, leaf first, pointing into its GnuTLS session
+ * (which outlives the request: a suspended connection is never closed).
+ * KW_ERR_TOO_LARGE past KW_AUTH_CERT_CHAIN_MAX certificates.
+ */
+static int peer_chain(struct MHD_Connection *c, struct kw_peer_chain *out)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *certs;
+	gnutls_session_t s;
+	unsigned n = 0;
+
+	out->n = 0;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || (s = ci->tls_session) == NULL)
+		return 0;
+	if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509)
+		return 0;
+	certs = gnutls_certificate_get_peers(s, &n);
+	if (certs == NULL || n == 0)
+		return 0;
+	if (n > KW_AUTH_CERT_CHAIN_MAX || n > sizeof(out->der) / sizeof(out->der[0]))
+		return KW_ERR_TOO_LARGE;
+	for (unsigned i = 0; i < n; i++) {
+		out->der[i] = certs[i].data;
+		out->len[i] = certs[i].size;
+	}
+	out->n = n;
+	return 0;
+}
+
+/* With "require": a chain that verifies against the listener's bundle. */
+static int peer_required(const struct kw_listener *l, const struct kw_peer_chain *p, char *why,
+                         size_t whylen)
+{
+	struct kw_auth_cert_id id;
+
+	if (p->n == 0) {
+		snprintf(why, whylen, "this listener requires a TLS client certificate");
+		return KW_ERR_AUTH;
+	}
+	return kw_auth_cert_verify(p->der, p->len, p->n, l->client_ca, kw_now(), &id, why, whylen);
+}
+
+/* Fill r->peer; 0, or -1 once a refusal is queued (*ret). */
+static int client_cert_check(struct kw_listener *l, struct MHD_Connection *c, struct kw_req *r,
+                             enum MHD_Result *ret)
+{
+	char why[160], text[200];
+	int err;
+
+	if (peer_chain(c, &r->peer) != 0) {
+		snprintf(text, sizeof(text), "the client sent more than %d certificates",
+		         KW_AUTH_CERT_CHAIN_MAX);
+		*ret = queue_refusal(c, 400, text, "client_certificate_chain_too_long");
+		return -1;
+	}
+	if (l->client_auth != KW_CLIENT_AUTH_REQUIRE)
+		return 0;
+	if ((err = peer_required(l, &r->peer, why, sizeof(why))) != 0) {
+		/* why is a fixed sentence: never certificate bytes. */
+		kw_info("listener %s: refused a request from %s: %s", l->address, r->remote,
+		        err == KW_ERR_AUTH ? why : kw_err_str(err));
+		if (err != KW_ERR_AUTH) {
+			*ret = queue_error(c, err);
+			return -1;
+		}
+		snprintf(text, sizeof(text), "client certificate refused: %s", why);
+		*ret = queue_refusal(c, 403, text, "client_certificate_refused");
+		return -1;
+	}
+	return 0;
+}
+
 /* On the worker: what needs no keeper. 0 = queue it for a request thread;
  * otherwise the refusal was queued and *ret says how that went. */
 static int prepare(struct kw_listener *l, struct MHD_Connection *c, const char *url,
@@ -400,6 +511,8 @@ static int prepare(struct kw_listener *l, struct MHD_Connection *c, const char *
 		*ret = queue_error(c, KW_ERR_CRYPTO);
 		return -1;
 	}
+	if (l->client_auth != KW_CLIENT_AUTH_NONE && client_cert_check(l, c, r, ret) != 0)
+		return -1;
 	if (kw_method_parse(method, list_query(c), &r->method) != 0) {
 		*ret = queue_refusal(c, 405, "that HTTP method is not supported",
 		                     "method_not_allowed");
@@ -755,9 +868,81 @@ static int listener_tls_load(struct kw_listener *l, const struct kw_listener_con
 	return 0;
 }
 
+/* How many certificates a PEM bundle holds (0 when it does not parse). */
+static unsigned pem_cert_count(const char *pem)
+{
+	gnutls_datum_t d = {.data = (unsigned char *)pem, .size = (unsigned)strlen(pem)};
+	gnutls_x509_crt_t *crts = NULL;
+	unsigned n = 0;
+
+	if (gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0) < 0)
+		return 0;
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+	return n;
+}
+
+static int listener_client_ca_load(struct kw_listener *l, const struct kw_listener_conf *lc)
+{
+	size_t size;
+	int err;
+
+	if (lc->client_auth == KW_CLIENT_AUTH_NONE) {
+		if (lc->tls_client_ca_file[0] != '\0') {
+			kw_error("listener %s: tls_client_ca_file is set but client auth is none",
+			         l->address);
+			return KW_ERR_CONFIG;
+		}
+		return 0;
+	}
+	if (l->cert == NULL || lc->tls_client_ca_file[0] == '\0') {
+		kw_error("listener %s: client certificates need TLS (tls_cert_file, tls_key_file) "
+		         "and tls_client_ca_file",
+		         l->address);
+		return KW_ERR_CONFIG;
+	}
+	if ((err = pem_read(lc->tls_client_ca_file, false, &l->client_ca, &size)) != 0) {
+		kw_error("listener %s: cannot read tls_client_ca_file %s", l->address,
+		         lc->tls_client_ca_file);
+		return err;
+	}
+	if (pem_cert_count(l->client_ca) == 0) {
+		kw_error("listener %s: tls_client_ca_file %s holds no PEM certificate", l->address,
+		         lc->tls_client_ca_file);
+		return KW_ERR_CONFIG;
+	}
+	l->client_auth = lc->client_auth;
+	return 0;
+}
+
+static int listener_identity_check(struct kw_listener *l, const struct kw_listener_conf *lc)
+{
+	const struct kw_listener_identity *id = &lc->identity;
+
+	if (id->name[0] == '\0')
+		return 0;
+	if (l->addr.family == AF_UNIX) {
+		kw_error("listener %s: a unix socket has no source address; it cannot carry the "
+		         "network identity %s",
+		         l->address, id->name);
+		return KW_ERR_CONFIG;
+	}
+	/* An identity that allows nobody is a typo, not a closed door. */
+	if (id->nallow == 0 || id->nallow > KW_LISTENER_ALLOW_MAX) {
+		kw_error("listener %s: the network identity %s needs between 1 and %d allowed "
+		         "source ranges",
+		         l->address, id->name, KW_LISTENER_ALLOW_MAX);
+		return KW_ERR_CONFIG;
+	}
+	l->identity = id;
+	return 0;
+}
+
 static int listener_check(struct kw_listener *l, const struct kw_listener_conf *lc)
 {
 	bool has_cert = lc->tls_cert_file[0] != '\0', has_key = lc->tls_key_file[0] != '\0';
+	int err;
 
 	if (kw_addr_parse(lc->address, &l->addr) != 0) {
 		kw_error("listener %s: expected host:port, [v6]:port or unix:/path", l->address);
@@ -773,7 +958,11 @@ static int listener_check(struct kw_listener *l, const struct kw_listener_conf *
 		         l->address);
 		return KW_ERR_CONFIG;
 	}
-	return has_cert ? listener_tls_load(l, lc) : 0;
+	if (has_cert && (err = listener_tls_load(l, lc)) != 0)
+		return err;
+	if ((err = listener_client_ca_load(l, lc)) != 0)
+		return err;
+	return listener_identity_check(l, lc);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -796,6 +985,46 @@ static struct kw_worker *least_loaded(struct kw_listener *l)
 	return best;
 }
 
+/* The source address of an accepted connection, as remote_text writes it. */
+static void source_text(const struct sockaddr_storage *ss, char out[KW_REMOTE_BYTES])
+{
+	out[0] = '\0';
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out,
+		          KW_REMOTE_BYTES);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out,
+		          KW_REMOTE_BYTES);
+}
+
+/*
+ * A listener with a network identity serves its allow ranges only. Checked
+ * before MHD sees the socket, so no TLS handshake happens for a stranger.
+ * True = keep the connection.
+ */
+static bool source_allowed(struct kw_listener *l, const struct sockaddr_storage *ss)
+{
+	char from[KW_REMOTE_BYTES];
+	time_t now;
+
+	if (l->identity == NULL)
+		return true;
+	source_text(ss, from);
+	if (from[0] != '\0' && kw_cidr_match_any(l->identity->allow, l->identity->nallow, from))
+		return true;
+	l->refused++;
+	/* One line a second at most: a scan must not flood the log. */
+	now = time(NULL);
+	if (now != l->refused_logged) {
+		l->refused_logged = now;
+		kw_warn("listener %s: refused a connection from %s: outside the allowed sources of "
+		        "network identity %s (%llu refused so far)",
+		        l->address, from[0] ? from : "(unknown)", l->identity->name,
+		        (unsigned long long)l->refused);
+	}
+	return false;
+}
+
 static void accept_one(struct kw_listener *l)
 {
 	struct sockaddr_storage ss;
@@ -809,6 +1038,10 @@ static void accept_one(struct kw_listener *l)
 			kw_warn("listener %s: accept: %s", l->address, strerror(errno));
 			usleep(10000);
 		}
+		return;
+	}
+	if (!source_allowed(l, &ss)) {
+		close(fd);
 		return;
 	}
 	w = least_loaded(l);
@@ -845,7 +1078,7 @@ static struct MHD_Daemon *worker_start(struct kw_front *f, struct kw_listener *l
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
 	                 MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
 	unsigned limit = f->conf->connection_limit;
-	struct MHD_OptionItem opts[5];
+	struct MHD_OptionItem opts[6];
 	size_t no = 0;
 
 	flags |=
@@ -861,6 +1094,11 @@ static struct MHD_Daemon *worker_start(struct kw_front *f, struct kw_listener *l
 		opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, l->key};
 		opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
 		                                     (void *)KW_TLS_PRIORITIES};
+		/* A trust list makes MHD set GNUTLS_CERT_REQUEST on each session:
+		 * the client is asked, not forced (see client_cert_check). */
+		if (l->client_ca != NULL)
+			opts[no++] =
+			    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, l->client_ca};
 	}
 	opts[no] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	return MHD_start_daemon(
@@ -902,8 +1140,16 @@ static int listener_start(struct kw_front *f, struct kw_listener *l,
 		return KW_ERR_INTERNAL;
 	}
 	l->acceptor_running = true;
-	kw_info("listening on %s, port %u (%s, %u workers)", l->address, l->port,
-	        l->cert ? "TLS" : "plain HTTP", l->nworkers);
+	kw_info("listening on %s, port %u (%s%s, %u workers)", l->address, l->port,
+	        l->cert ? "TLS" : "plain HTTP",
+	        l->client_auth == KW_CLIENT_AUTH_REQUIRE   ? ", client certificate required"
+	        : l->client_auth == KW_CLIENT_AUTH_REQUEST ? ", client certificates requested"
+	                                                   : "",
+	        l->nworkers);
+	if (l->identity != NULL)
+		kw_info("listener %s: network identity net:%s, %zu allowed source ranges; other "
+		        "sources are refused before TLS",
+		        l->address, l->identity->name, l->identity->nallow);
 	return 0;
 }
 
@@ -937,8 +1183,14 @@ static void listener_stop(struct kw_listener *l)
 		unlink(l->addr.path);
 	free(l->cert);
 	kw_secure_free(l->key, l->key_size);
+	free(l->client_ca);
 	l->cert = NULL;
 	l->key = NULL;
+	l->client_ca = NULL;
+	if (l->refused > 0)
+		kw_info("listener %s: %llu connections refused for their source address",
+		        l->address, (unsigned long long)l->refused);
+	l->refused = 0;
 }
 
 /* ---- run ---- */

@@ -92,6 +92,8 @@ int kw_req_msg(struct kw_req *r, struct kw_ipc_msg *m, uint16_t type)
 		return err;
 	if (r->token != NULL && r->token[0] != '\0')
 		err = kw_ipc_put_str(m, KW_T_TOKEN, r->token);
+	else if (r->peer.n > 0)
+		err = kw_cert_implicit(r, m); /* a token, when sent, always wins */
 	return err;
 }
 

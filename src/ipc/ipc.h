@@ -140,7 +140,8 @@
 	/* MOUNT ROLE -> */                                                                        \
 	X(AUTH_ROLE_DELETE, 78, "auth-role-delete")                                                \
 	/* No TOKEN: the front filling its cache of a mount, to verify logins.                     \
-	 * MOUNT -> AUTH_TYPE AUTH_CONFIG (ROLE AUTH_ROLE)* */                                     \
+	 * MOUNT -> AUTH_TYPE AUTH_CONFIG (ROLE AUTH_ROLE)*; or AUTH_TYPE -> MOUNT* (the           \
+	 * mounts of that type, for implicit cert logins) */                                       \
 	X(AUTH_LOAD, 79, "auth-load")                                                              \
 	/* No TOKEN: the front verified a credential for a role.                                   \
 	 * MOUNT ROLE CALLER_ID [CALLER_META CALLER_EXPIRES] -> TOKEN_INFO fields TOKEN */         \

@@ -274,20 +274,25 @@ static bool is_key_message(uint16_t type)
 	return type >= KW_MSG_KEY_CREATE && type <= KW_MSG_HMAC;
 }
 
+/* Who the entry is about: the authenticated caller, or whom a login was
+ * for (accepted or refused), with the method and claims that proved it. */
 int keeper_audit_record(struct kreq *r, int status)
 {
 	const struct kw_ipc_msg *q = r->msg;
 	struct kw_audit_entry e = {0};
+	bool who = r->authed || r->audit_subject;
 	uint32_t version = 0;
 	int s;
 
 	e.node_id = r->k->node_id;
-	e.auth_method = r->authed ? r->id.method : "none";
-	e.subject = r->authed ? r->id.display_name : "";
-	e.accessor = r->authed ? r->id.accessor : "";
+	e.auth_method = who ? r->id.method : "none";
+	e.subject = who ? r->id.display_name : "";
+	e.accessor = who ? r->id.accessor : "";
+	e.claims = who ? r->id.claims : NULL;
 	e.source_addr = kw_ipc_str_or(q, KW_T_REMOTE_ADDR, "");
 	e.listener_port = (uint16_t)kw_ipc_u32_or(q, KW_T_LISTENER_PORT, 0);
-	e.operation = kw_msg_name(q->type);
+	e.operation = r->audit_operation ? r->audit_operation : kw_msg_name(q->type);
+	e.result_code = r->audit_result_code;
 	e.path = r->path;
 	e.key_name = is_key_message(q->type) && r->name ? r->name : "";
 	if (kw_ipc_get_u32(r->reply, KW_T_VERSION, &version) != 0)

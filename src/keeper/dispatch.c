@@ -58,6 +58,19 @@ static const struct keeper_handler handlers[] = {
     {KW_MSG_AUDIT_INCLUSION, LOCK_READ, true, keeper_answer_audit_inclusion, NULL},
     {KW_MSG_AUDIT_CONSISTENCY, LOCK_READ, true, keeper_answer_audit_consistency, NULL},
     {KW_MSG_AUDIT_SEARCH, LOCK_READ, true, keeper_answer_audit_search, NULL},
+    {KW_MSG_AUTH_LIST, LOCK_READ, true, keeper_answer_auth_list, NULL},
+    {KW_MSG_AUTH_ENABLE, LOCK_READ, true, keeper_answer_auth_enable, NULL},
+    {KW_MSG_AUTH_DISABLE, LOCK_READ, true, keeper_answer_auth_disable, NULL},
+    {KW_MSG_AUTH_CONFIG_PUT, LOCK_READ, true, keeper_answer_auth_config_put, NULL},
+    {KW_MSG_AUTH_CONFIG_GET, LOCK_READ, true, keeper_answer_auth_config_get, NULL},
+    {KW_MSG_AUTH_ROLE_PUT, LOCK_READ, true, keeper_answer_auth_role_put, NULL},
+    {KW_MSG_AUTH_ROLE_GET, LOCK_READ, true, keeper_answer_auth_role_get, NULL},
+    {KW_MSG_AUTH_ROLE_LIST, LOCK_READ, true, keeper_answer_auth_role_list, NULL},
+    {KW_MSG_AUTH_ROLE_DELETE, LOCK_READ, true, keeper_answer_auth_role_delete, NULL},
+    /* The front's own requests, without a token: they set their path. */
+    {KW_MSG_AUTH_LOAD, LOCK_READ, true, keeper_answer_auth_load, NULL},
+    {KW_MSG_AUTH_LOGIN, LOCK_READ, true, keeper_answer_auth_login, NULL},
+    {KW_MSG_AUTH_LOGIN_FAILED, LOCK_READ, true, keeper_answer_auth_login_failed, NULL},
 };
 
 int kreq_fail(struct kreq *r, int status, const char *fmt, ...)

@@ -59,6 +59,7 @@ static int keeper_start(struct keeper *k, const struct kw_keeper_conf *c)
 	pthread_rwlock_init(&k->lock, NULL);
 	pthread_mutex_init(&k->cache_mu, NULL);
 	pthread_mutex_init(&k->auth_lock, NULL);
+	pthread_mutex_init(&k->mount_mu, NULL);
 	if (kw_secure_heap_init(c->secure_heap_bytes ? c->secure_heap_bytes
 	                                             : KEEPER_SECURE_HEAP_DEFAULT) != 0) {
 		kw_error("cannot set up the secure heap (mlock limit?)");
@@ -94,6 +95,7 @@ static void keeper_stop(struct keeper *k)
 	pthread_rwlock_unlock(&k->lock);
 	keeper_tokens_purge(k);
 	keeper_policies_purge(k);
+	keeper_mounts_purge(k);
 	if (k->store != NULL)
 		kw_store_close(k->store);
 }

@@ -6,7 +6,8 @@
  * key cache. Operations that only use keys hold it for reading (so signs run
  * in parallel); init, unseal, seal and every key-changing call hold it for
  * writing. Slow work (RSA key generation) happens before the write lock.
- * Tokens and policies have their own mutex (k->auth_lock).
+ * Tokens and policies have their own mutex (k->auth_lock); the auth mount
+ * cache has k->mount_mu. Neither is taken while holding the other.
  */
 #ifndef KW_KEEPER_INT_H
 #define KW_KEEPER_INT_H
@@ -25,6 +26,7 @@
 #define KEEPER_TOKEN_PREFIX       "kws."
 #define KEEPER_TOKEN_TTL_DEFAULT  (768 * 3600)
 #define KEEPER_RANDOM_MAX         (128 * 1024)
+#define KEEPER_MOUNT_MAX          64 /* one path segment: [A-Za-z0-9_-] */
 
 /* Capabilities of Vault's ACL policies, as bits. */
 enum {
@@ -52,16 +54,19 @@ struct keeper_key {
 	size_t nversions;
 };
 
-/* A caller, as proven to the keeper. Designed for more auth methods: a
- * login message turns a verified credential into one of these and a token. */
+/* A caller, as proven to the keeper: a token (its own, or one a login
+ * issued), an implicit certificate login, or a network identity. */
 struct keeper_identity {
-	char method[16]; /* "token" (later: kubernetes, jwt, cert, network) */
-	char display_name[KW_NAME_MAX + 1];
-	char accessor[2 * KW_ACCESSOR_BYTES + 1];
+	char method[16]; /* "token", "kubernetes", "jwt", "cert", "network" */
+	char display_name[KW_STORE_DISPLAY_NAME_MAX + 1]; /* the audit subject */
+	char accessor[2 * KW_ACCESSOR_BYTES + 1];         /* "" without a token */
+	char mount[KW_NAME_MAX + 1]; /* auth mount it came through, "" = none */
 	uint8_t token_hash[KW_TOKEN_HASH_BYTES];
 	char *policies; /* comma-separated, owned */
+	char *claims;   /* JSON object text for the audit entry, owned, or NULL */
 	int64_t expires, created, ttl;
 	bool root;
+	bool has_token; /* false for implicit and network identities */
 };
 
 struct keeper_token {
@@ -114,6 +119,14 @@ struct keeper {
 	pthread_mutex_t auth_lock;
 	struct keeper_token *tokens[KEEPER_AUTH_BUCKETS];
 	struct keeper_policy *policies[KEEPER_AUTH_BUCKETS];
+	/* Bumped under auth_lock by every revocation: a lookup that read the
+	 * store before one does not put its (maybe revoked) record in the cache. */
+	uint64_t token_gen;
+
+	/* Auth mounts with their roles (auth.c), loaded whole on first use and
+	 * dropped on every change: logins never read the store. */
+	pthread_mutex_t mount_mu;
+	struct keeper_mounts *mounts; /* NULL = not loaded */
 };
 
 /* A request being answered: the message, its reply, who asked. */
@@ -126,6 +139,11 @@ struct kreq {
 	struct keeper_identity id;
 	bool authed;
 	char path[2 * KW_NAME_MAX + 64]; /* canonical path checked, for the audit entry */
+	/* The audit entry of a login names who logged in (id), its operation
+	 * and reason, though nobody was authenticated by the request itself. */
+	bool audit_subject;
+	const char *audit_operation;   /* NULL = the message's name */
+	const char *audit_result_code; /* NULL = the status's code */
 };
 
 /* dispatch.c */
@@ -194,9 +212,26 @@ void keeper_sink_close(struct keeper_sink *s);
 int keeper_token_issue(struct keeper *k, const char *fixed_id, const char *display_name,
                        const char *policies, int64_t ttl, char *out_token, size_t out_len,
                        struct kw_store_token *out_rec) KW_MUST_CHECK;
+/* A new random token as spec says; mount and meta may be NULL. */
+struct keeper_token_spec {
+	const char *display_name;
+	const char *policies;
+	int64_t ttl; /* 0 = never expires */
+	const char *mount;
+	const char *meta;
+};
+int keeper_token_mint(struct keeper *k, const struct keeper_token_spec *spec, char *out_token,
+                      size_t out_len, struct kw_store_token *out_rec) KW_MUST_CHECK;
+/* TOKEN_INFO fields of t into the reply. */
+int keeper_put_token_info(struct kreq *r, const struct kw_store_token *t);
+/* Who is calling: TOKEN, else CALLER_* (implicit cert login), else the
+ * listener's network identity; fills r->id. */
 int keeper_identify(struct kreq *r) KW_MUST_CHECK;
 void keeper_identity_cleanup(struct keeper_identity *id);
 void keeper_tokens_purge(struct keeper *k);
+/* Drop cached tokens of a disabled mount (the store has deleted them). */
+void keeper_tokens_forget_mount(struct keeper *k, const char *mount);
+bool keeper_policy_listed(const char *list, const char *name);
 int keeper_answer_token_create(struct kreq *r);
 int keeper_answer_token_lookup_self(struct kreq *r);
 int keeper_answer_token_revoke_self(struct kreq *r);
@@ -206,6 +241,10 @@ int keeper_answer_token_lookup(struct kreq *r);
 /* policy.c */
 /* Identify the caller and check caps on the canonical path; sets the reply. */
 int keeper_authorize(struct kreq *r, const char *path, unsigned caps) KW_MUST_CHECK;
+/* The same, needing every cap of all and at least one of any (0 = none):
+ * Vault's "create or update" writes. */
+int keeper_authorize_any(struct kreq *r, const char *path, unsigned all,
+                         unsigned any) KW_MUST_CHECK;
 int keeper_policy_compile(const char *name, const char *json, struct keeper_policy **out, char *why,
                           size_t whylen) KW_MUST_CHECK;
 void keeper_policy_free(struct keeper_policy *p);
@@ -215,6 +254,42 @@ int keeper_answer_policy_put(struct kreq *r);
 int keeper_answer_policy_get(struct kreq *r);
 int keeper_answer_policy_list(struct kreq *r);
 int keeper_answer_policy_delete(struct kreq *r);
+
+/* auth.c: auth mounts, roles, logins. */
+/* What a role grants: policies (with "default" unless the role refuses
+ * it), TTLs; and the mount's type. missing names what was not found. */
+struct keeper_grant {
+	char type[KW_STORE_AUTH_TYPE_MAX + 1];
+	char *policies; /* owned */
+	int64_t ttl, max_ttl;
+	const char *missing; /* "mount" or "role" on KW_ERR_NOT_FOUND */
+};
+int keeper_auth_grant(struct keeper *k, const char *mount, const char *role,
+                      struct keeper_grant *out) KW_MUST_CHECK;
+void keeper_grant_cleanup(struct keeper_grant *g);
+/* The type of mount path (KW_ERR_NOT_FOUND). */
+int keeper_auth_mount_type(struct keeper *k, const char *path, char *type,
+                           size_t len) KW_MUST_CHECK;
+/* The claims of a caller of mount/role: {"method","mount","role"} and the
+ * CALLER_META fields. KW_ERR_INVALID or KW_ERR_TOO_LARGE with why set. */
+int keeper_caller_claims(const struct kw_ipc_msg *m, const char *mount, const char *role,
+                         const char *method, char **out, const char **why) KW_MUST_CHECK;
+/* A caller id the front proved: non-empty, bounded, no control characters. */
+bool keeper_caller_id_ok(const char *id);
+bool keeper_mount_name_ok(const char *name);
+void keeper_mounts_purge(struct keeper *k);
+int keeper_answer_auth_list(struct kreq *r);
+int keeper_answer_auth_enable(struct kreq *r);
+int keeper_answer_auth_disable(struct kreq *r);
+int keeper_answer_auth_config_put(struct kreq *r);
+int keeper_answer_auth_config_get(struct kreq *r);
+int keeper_answer_auth_role_put(struct kreq *r);
+int keeper_answer_auth_role_get(struct kreq *r);
+int keeper_answer_auth_role_list(struct kreq *r);
+int keeper_answer_auth_role_delete(struct kreq *r);
+int keeper_answer_auth_load(struct kreq *r);
+int keeper_answer_auth_login(struct kreq *r);
+int keeper_answer_auth_login_failed(struct kreq *r);
 
 uint32_t keeper_hash_str(const char *s);
 

@@ -277,6 +277,11 @@ static const char *caps_word(unsigned caps)
 
 int keeper_authorize(struct kreq *r, const char *path, unsigned caps)
 {
+	return keeper_authorize_any(r, path, caps, 0);
+}
+
+int keeper_authorize_any(struct kreq *r, const char *path, unsigned caps, unsigned any)
+{
 	unsigned have = 0;
 	char *list, *save = NULL;
 	int s;
@@ -291,11 +296,11 @@ int keeper_authorize(struct kreq *r, const char *path, unsigned caps)
 	for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
 		have |= policy_caps(r->k, p, path);
 	free(list);
-	if ((have & CAP_DENY) || (have & caps) != caps)
+	if ((have & CAP_DENY) || (have & caps) != caps || (any != 0 && (have & any) == 0))
 		return kreq_fail(
 		    r, KW_ERR_DENIED,
-		    "permission denied: the token's policies do not grant '%s' on '%s'",
-		    caps_word(caps & ~have), path);
+		    "permission denied: the caller's policies do not grant '%s' on '%s'",
+		    caps_word((caps & ~have) ? caps & ~have : any), path);
 	return 0;
 }
 

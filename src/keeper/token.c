@@ -4,6 +4,12 @@
  * usable token. An accessor (random, public) names a token in logs and for
  * revocation without revealing it. Looked-up tokens are cached in memory
  * (the cache holds only the stored record, not the token).
+ *
+ * Identity resolution lives here too: a TOKEN always wins; without one the
+ * front may vouch for a client certificate it verified (CALLER_MOUNT,
+ * CALLER_ROLE, CALLER_ID: an implicit cert login, checked against the
+ * mount and role here), or the listener's network identity applies, the
+ * port and source address checked again against the keeper's own config.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +51,7 @@ static void cache_drop(struct keeper *k, const uint8_t *hash)
 	struct keeper_token **p, *t;
 
 	pthread_mutex_lock(&k->auth_lock);
+	k->token_gen++;
 	p = cache_slot(k, hash);
 	if ((t = *p) != NULL) {
 		*p = t->next;
@@ -68,17 +75,41 @@ void keeper_tokens_purge(struct keeper *k)
 	pthread_mutex_unlock(&k->auth_lock);
 }
 
+void keeper_tokens_forget_mount(struct keeper *k, const char *mount)
+{
+	pthread_mutex_lock(&k->auth_lock);
+	k->token_gen++;
+	for (size_t i = 0; i < KEEPER_AUTH_BUCKETS; i++) {
+		struct keeper_token **p = &k->tokens[i];
+
+		while (*p != NULL) {
+			struct keeper_token *t = *p;
+
+			if (strcmp(t->t.mount, mount) != 0) {
+				p = &t->next;
+				continue;
+			}
+			*p = t->next;
+			kw_store_token_cleanup(&t->t);
+			free(t);
+		}
+	}
+	pthread_mutex_unlock(&k->auth_lock);
+}
+
 /* Find a token record by hash: cache, then store. Expired tokens are
  * removed and reported as unknown. */
 static int token_find(struct keeper *k, const uint8_t *hash, struct kw_store_token *out)
 {
 	struct keeper_token *t;
 	struct kw_store_token rec;
+	uint64_t gen;
 	int r;
 
 	pthread_mutex_lock(&k->auth_lock);
 	t = *cache_slot(k, hash);
 	r = t ? record_copy(out, &t->t) : KW_ERR_NOT_FOUND;
+	gen = k->token_gen;
 	pthread_mutex_unlock(&k->auth_lock);
 	if (r == KW_ERR_NOT_FOUND) {
 		if ((r = kw_store_token_get(k->store, hash, &rec)) != 0)
@@ -87,7 +118,8 @@ static int token_find(struct keeper *k, const uint8_t *hash, struct kw_store_tok
 		if (t != NULL && record_copy(&t->t, &rec) == 0) {
 			pthread_mutex_lock(&k->auth_lock);
 			struct keeper_token **p = cache_slot(k, hash);
-			if (*p == NULL) {
+			/* A revocation since our read may have deleted it. */
+			if (*p == NULL && gen == k->token_gen) {
 				*p = t;
 				t = NULL;
 			}
@@ -109,9 +141,8 @@ static int token_find(struct keeper *k, const uint8_t *hash, struct kw_store_tok
 	return 0;
 }
 
-int keeper_token_issue(struct keeper *k, const char *fixed_id, const char *display_name,
-                       const char *policies, int64_t ttl, char *out_token, size_t out_len,
-                       struct kw_store_token *out_rec)
+static int token_store(struct keeper *k, const char *fixed_id, const struct keeper_token_spec *spec,
+                       char *out_token, size_t out_len, struct kw_store_token *out_rec)
 {
 	uint8_t rnd[TOKEN_RANDOM_BYTES], acc[KW_ACCESSOR_BYTES];
 	struct kw_store_token t = {0};
@@ -131,12 +162,14 @@ int keeper_token_issue(struct keeper *k, const char *fixed_id, const char *displ
 		goto out;
 	if ((r = token_hash(out_token, t.hash)) != 0 ||
 	    (r = kw_strlcpy(t.accessor, hex, sizeof(t.accessor))) != 0 ||
-	    (r = kw_strlcpy(t.display_name, display_name, sizeof(t.display_name))) != 0)
+	    (r = kw_strlcpy(t.display_name, spec->display_name, sizeof(t.display_name))) != 0 ||
+	    (r = kw_strlcpy(t.mount, spec->mount ? spec->mount : "", sizeof(t.mount))) != 0)
 		goto out;
-	t.policies = (char *)policies;
+	t.policies = (char *)spec->policies;
+	t.meta = (char *)spec->meta;
 	t.created = kw_now();
-	t.ttl = ttl;
-	t.expires = ttl > 0 ? t.created + ttl : 0;
+	t.ttl = spec->ttl;
+	t.expires = spec->ttl > 0 ? t.created + spec->ttl : 0;
 	if ((r = kw_store_token_put(k->store, &t)) != 0)
 		goto out;
 	r = record_copy(out_rec, &t);
@@ -150,6 +183,21 @@ out:
 	if (r != 0)
 		kw_wipe(out_token, out_len);
 	return r;
+}
+
+int keeper_token_issue(struct keeper *k, const char *fixed_id, const char *display_name,
+                       const char *policies, int64_t ttl, char *out_token, size_t out_len,
+                       struct kw_store_token *out_rec)
+{
+	struct keeper_token_spec spec = {display_name, policies, ttl, NULL, NULL};
+
+	return token_store(k, fixed_id, &spec, out_token, out_len, out_rec);
+}
+
+int keeper_token_mint(struct keeper *k, const struct keeper_token_spec *spec, char *out_token,
+                      size_t out_len, struct kw_store_token *out_rec)
+{
+	return token_store(k, NULL, spec, out_token, out_len, out_rec);
 }
 
 static bool policy_listed(const char *list, const char *name)
@@ -166,17 +214,19 @@ static bool policy_listed(const char *list, const char *name)
 	return false;
 }
 
-int keeper_identify(struct kreq *r)
+bool keeper_policy_listed(const char *list, const char *name)
 {
-	const char *token = kw_ipc_str_or(r->msg, KW_T_TOKEN, NULL);
-	struct kw_store_token rec;
+	return policy_listed(list, name);
+}
+
+/* A login token acts as its mount's method ("kubernetes"...) with its
+ * claims; a plain token, or a child of a login token, as "token". */
+static int token_identity(struct kreq *r, const char *token)
+{
 	struct keeper_identity *id = &r->id;
+	struct kw_store_token rec;
 	int s;
 
-	if (r->authed)
-		return 0;
-	if (token == NULL || *token == '\0')
-		return kreq_fail(r, KW_ERR_AUTH, "missing client token");
 	if (token_hash(token, id->token_hash) != 0)
 		return kreq_fail(r, KW_ERR_CRYPTO, "cannot hash the token");
 	if ((s = token_find(r->k, id->token_hash, &rec)) != 0)
@@ -184,15 +234,146 @@ int keeper_identify(struct kreq *r)
 		                 s == KW_ERR_STORE ? "the token store cannot be read"
 		                                   : "permission denied: invalid or expired token");
 	memcpy(id->method, "token", sizeof("token"));
+	if (rec.mount[0] != '\0' && rec.meta != NULL &&
+	    (s = keeper_auth_mount_type(r->k, rec.mount, id->method, sizeof(id->method))) != 0) {
+		/* Its mount is gone: the token was revoked with it. */
+		kw_store_token_cleanup(&rec);
+		return kreq_fail(r, s == KW_ERR_STORE ? s : KW_ERR_AUTH,
+		                 s == KW_ERR_STORE ? "the auth mounts cannot be read"
+		                                   : "permission denied: invalid or expired token");
+	}
 	memcpy(id->accessor, rec.accessor, sizeof(id->accessor));
 	memcpy(id->display_name, rec.display_name, sizeof(id->display_name));
+	memcpy(id->mount, rec.mount, sizeof(id->mount));
 	id->policies = rec.policies;
+	id->claims = rec.meta;
 	rec.policies = NULL;
+	rec.meta = NULL;
 	id->created = rec.created;
 	id->expires = rec.expires;
 	id->ttl = rec.ttl;
 	id->root = policy_listed(id->policies, "root");
+	id->has_token = true;
 	kw_store_token_cleanup(&rec);
+	return 0;
+}
+
+/* Names the refused caller in the audit entry; the reply says why. */
+static int implicit_refuse(struct kreq *r, const char *caller, const char *why)
+{
+	snprintf(r->id.method, sizeof(r->id.method), "cert");
+	snprintf(r->id.display_name, sizeof(r->id.display_name), "%s", caller);
+	r->audit_subject = true;
+	return kreq_fail(r, KW_ERR_AUTH, "permission denied: %s", why);
+}
+
+/*
+ * The front verified a client certificate against a cert mount's entry and
+ * sent no token. The front's word is trusted for who the caller is (it
+ * checked the chain); the keeper still decides what that entry grants,
+ * from its own mount and role, and refuses a credential already expired.
+ */
+static int implicit_identity(struct kreq *r)
+{
+	const char *mount = kw_ipc_str_or(r->msg, KW_T_CALLER_MOUNT, NULL);
+	const char *role = kw_ipc_str_or(r->msg, KW_T_CALLER_ROLE, NULL);
+	const char *caller = kw_ipc_str_or(r->msg, KW_T_CALLER_ID, NULL);
+	uint64_t expires = kw_ipc_u64_or(r->msg, KW_T_CALLER_EXPIRES, 0);
+	struct keeper_identity *id = &r->id;
+	struct keeper_grant g = {0};
+	const char *why = NULL;
+	char *claims = NULL;
+	int s;
+
+	if (mount == NULL || role == NULL || caller == NULL || !keeper_mount_name_ok(mount) ||
+	    !keeper_caller_id_ok(caller) || strlen(role) == 0 || strlen(role) > KW_NAME_MAX)
+		return kreq_fail(
+		    r, KW_ERR_AUTH,
+		    "permission denied: the caller's certificate identity is incomplete");
+	if (kw_ipc_find(r->msg, KW_T_CALLER_EXPIRES) != NULL && expires <= (uint64_t)kw_now())
+		return implicit_refuse(r, caller, "the client certificate has expired");
+	if ((s = keeper_auth_grant(r->k, mount, role, &g)) != 0) {
+		if (s != KW_ERR_NOT_FOUND)
+			return kreq_fail(r, s, "the auth mounts cannot be read");
+		return implicit_refuse(r, caller,
+		                       g.missing && strcmp(g.missing, "mount") == 0
+		                           ? "the certificate's auth mount does not exist"
+		                           : "the certificate's role does not exist");
+	}
+	if (strcmp(g.type, "cert") != 0) {
+		keeper_grant_cleanup(&g);
+		return implicit_refuse(r, caller, "implicit login is only for cert mounts");
+	}
+	if ((s = keeper_caller_claims(r->msg, mount, role, "cert", &claims, &why)) != 0) {
+		keeper_grant_cleanup(&g);
+		return kreq_fail(r, s, "the caller's claims are unusable: %s", why);
+	}
+	memcpy(id->method, "cert", sizeof("cert"));
+	snprintf(id->display_name, sizeof(id->display_name), "%s", caller);
+	snprintf(id->mount, sizeof(id->mount), "%s", mount);
+	id->policies = g.policies;
+	g.policies = NULL;
+	id->claims = claims;
+	id->created = kw_now();
+	id->expires = (int64_t)expires;
+	keeper_grant_cleanup(&g);
+	return 0;
+}
+
+/* The listener's identity, if this port has one and the source address is
+ * in its ranges; checked here again so that a front bug cannot lend it to
+ * another listener or address. 1 if found. */
+static int network_identity(struct kreq *r)
+{
+	const struct kw_keeper_conf *c = r->k->conf;
+	const char *addr = kw_ipc_str_or(r->msg, KW_T_REMOTE_ADDR, NULL);
+	uint32_t port;
+
+	if (addr == NULL || kw_ipc_get_u32(r->msg, KW_T_LISTENER_PORT, &port) != 0 || port == 0)
+		return 0;
+	for (size_t i = 0; i < c->n_net_ids && i < KW_NET_IDS_MAX; i++) {
+		const struct kw_net_identity *n = &c->net_ids[i];
+
+		if (n->port != port ||
+		    !kw_cidr_match_any(n->allow,
+		                       n->nallow < KW_NET_CIDRS_MAX ? n->nallow : KW_NET_CIDRS_MAX,
+		                       addr))
+			continue;
+		if ((r->id.policies = kw_strdup(n->policies)) == NULL)
+			return kreq_fail(r, KW_ERR_NOMEM, "out of memory");
+		memcpy(r->id.method, "network", sizeof("network"));
+		snprintf(r->id.display_name, sizeof(r->id.display_name), "net:%s", n->name);
+		r->id.created = kw_now();
+		return 1;
+	}
+	return 0;
+}
+
+static bool has_caller_fields(const struct kw_ipc_msg *m)
+{
+	return kw_ipc_find(m, KW_T_CALLER_MOUNT) != NULL ||
+	       kw_ipc_find(m, KW_T_CALLER_ROLE) != NULL || kw_ipc_find(m, KW_T_CALLER_ID) != NULL;
+}
+
+int keeper_identify(struct kreq *r)
+{
+	const char *token = kw_ipc_str_or(r->msg, KW_T_TOKEN, NULL);
+	int s;
+
+	if (r->authed)
+		return 0;
+	/* Only a token's own policies may name root; no other identity is
+	 * ever root, whatever its configured policies say. */
+	if (token != NULL && *token != '\0')
+		s = token_identity(r, token);
+	else if (has_caller_fields(r->msg))
+		s = implicit_identity(r);
+	else if ((s = network_identity(r)) == 1)
+		s = 0;
+	else if (s == 0)
+		s = kreq_fail(r, KW_ERR_AUTH, "missing client token");
+	if (s != 0)
+		return s;
 	r->authed = true;
 	return 0;
 }
@@ -200,10 +381,12 @@ int keeper_identify(struct kreq *r)
 void keeper_identity_cleanup(struct keeper_identity *id)
 {
 	free(id->policies);
+	free(id->claims);
 	id->policies = NULL;
+	id->claims = NULL;
 }
 
-static int put_token_info(struct kreq *r, const struct kw_store_token *t)
+int keeper_put_token_info(struct kreq *r, const struct kw_store_token *t)
 {
 	struct kw_ipc_msg *rep = r->reply;
 	char *list = kw_strdup(t->policies ? t->policies : ""), *save = NULL;
@@ -223,6 +406,9 @@ static int put_token_info(struct kreq *r, const struct kw_store_token *t)
 		s = kw_ipc_put_u64(rep, KW_T_CREATED, (uint64_t)t->created);
 	if (s == 0)
 		s = kw_ipc_put_u64(rep, KW_T_EXPIRES, (uint64_t)t->expires);
+	/* A login token's metadata (Vault's "meta"): non-secret claims. */
+	if (s == 0 && t->meta != NULL)
+		s = kw_ipc_put_str(rep, KW_T_CALLER_META, t->meta);
 	return s ? kreq_fail(r, KW_ERR_LIMIT, "reply too large") : 0;
 }
 
@@ -282,6 +468,7 @@ int keeper_answer_token_create(struct kreq *r)
 	int64_t ttl = (int64_t)kw_ipc_u64_or(r->msg, KW_T_TTL, 0), now = kw_now();
 	const char *dn = kw_ipc_str_or(r->msg, KW_T_DISPLAY_NAME, "");
 	char display[KW_NAME_MAX + 1], token[128];
+	struct keeper_token_spec spec = {0};
 	int s;
 
 	if ((s = keeper_authorize(r, "auth/token/create", CAP_UPDATE)) != 0)
@@ -298,12 +485,17 @@ int keeper_answer_token_create(struct kreq *r)
 	if (r->id.expires != 0 && now + ttl > r->id.expires)
 		ttl = r->id.expires - now;
 	snprintf(display, sizeof(display), "token%s%.100s", *dn ? "-" : "", dn);
-	if ((s = keeper_token_issue(r->k, NULL, display, (const char *)pol.data, ttl, token,
-	                            sizeof(token), &rec)) != 0) {
+	/* A child of a login token goes when the parent's mount is disabled. */
+	spec.display_name = display;
+	spec.policies = (const char *)pol.data;
+	spec.ttl = ttl;
+	spec.mount = r->id.mount[0] ? r->id.mount : NULL;
+	if ((s = keeper_token_mint(r->k, &spec, token, sizeof(token), &rec)) != 0) {
 		s = kreq_fail(r, s, "cannot store the new token");
 		goto out;
 	}
-	if ((s = put_token_info(r, &rec)) == 0 && kw_ipc_put_str(r->reply, KW_T_TOKEN, token) != 0)
+	if ((s = keeper_put_token_info(r, &rec)) == 0 &&
+	    kw_ipc_put_str(r->reply, KW_T_TOKEN, token) != 0)
 		s = kreq_fail(r, KW_ERR_LIMIT, "reply too large");
 	kw_info("req=%s: token %s created by %s", r->req_id, rec.accessor, r->id.accessor);
 	kw_store_token_cleanup(&rec);
@@ -321,13 +513,16 @@ int keeper_answer_token_lookup_self(struct kreq *r)
 
 	if ((s = keeper_identify(r)) != 0)
 		return s;
+	if (!r->id.has_token)
+		return kreq_fail(r, KW_ERR_AUTH, "missing client token");
 	memcpy(t.accessor, r->id.accessor, sizeof(t.accessor));
 	memcpy(t.display_name, r->id.display_name, sizeof(t.display_name));
 	t.policies = r->id.policies;
 	t.created = r->id.created;
 	t.expires = r->id.expires;
 	t.ttl = r->id.ttl;
-	return put_token_info(r, &t);
+	t.meta = r->id.claims;
+	return keeper_put_token_info(r, &t);
 }
 
 static int token_remove(struct kreq *r, const uint8_t *hash)
@@ -346,6 +541,8 @@ int keeper_answer_token_revoke_self(struct kreq *r)
 
 	if ((s = keeper_identify(r)) != 0)
 		return s;
+	if (!r->id.has_token)
+		return kreq_fail(r, KW_ERR_AUTH, "missing client token");
 	kw_info("req=%s: token %s revoked itself", r->req_id, r->id.accessor);
 	return token_remove(r, r->id.token_hash);
 }
@@ -403,7 +600,7 @@ int keeper_answer_token_lookup(struct kreq *r)
 	if ((s = keeper_authorize(r, "auth/token/lookup", CAP_UPDATE)) != 0 ||
 	    (s = target_find(r, &t)) != 0)
 		return s;
-	s = put_token_info(r, &t);
+	s = keeper_put_token_info(r, &t);
 	kw_store_token_cleanup(&t);
 	return s;
 }

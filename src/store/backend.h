@@ -4,8 +4,9 @@
  *
  * store.c checks arguments once for all backends, so a backend only ever
  * sees a non-NULL store, names that fit KW_NAME_MAX, NUL-terminated fixed
- * strings, versions >= 1 with a non-empty wrapped blob and non-NULL
- * out-parameters. A backend serialises its own callers (store.h: threads).
+ * strings, versions >= 1 with a non-empty wrapped blob, auth texts within
+ * their KW_STORE_AUTH_*_MAX and non-NULL out-parameters (revoked may be
+ * NULL). A backend serialises its own callers (store.h: threads).
  */
 #ifndef KW_STORE_BACKEND_H
 #define KW_STORE_BACKEND_H
@@ -52,6 +53,20 @@ struct kw_store_ops {
 	int (*policy_get)(struct kw_store *s, const char *name, char **json);
 	int (*policy_delete)(struct kw_store *s, const char *name);
 	int (*policy_list)(struct kw_store *s, char ***names, size_t *n);
+
+	int (*auth_mount_create)(struct kw_store *s, const struct kw_store_auth_mount *m);
+	int (*auth_mount_load)(struct kw_store *s, const char *path,
+	                       struct kw_store_auth_mount *out);
+	int (*auth_mount_list)(struct kw_store *s, struct kw_store_auth_mount **ms, size_t *n);
+	int (*auth_mount_config_put)(struct kw_store *s, const char *path, const char *json);
+	int (*auth_mount_delete)(struct kw_store *s, const char *path, size_t *revoked);
+	int (*auth_role_put)(struct kw_store *s, const char *mount, const char *name,
+	                     const char *json);
+	int (*auth_role_get)(struct kw_store *s, const char *mount, const char *name, char **json);
+	int (*auth_role_delete)(struct kw_store *s, const char *mount, const char *name);
+	int (*auth_role_list)(struct kw_store *s, const char *mount, char ***names, size_t *n);
+	int (*auth_role_load_all)(struct kw_store *s, const char *mount,
+	                          struct kw_store_auth_role **rs, size_t *n);
 };
 
 extern const struct kw_store_ops kw_store_sqlite_ops;

@@ -11,7 +11,8 @@
  * rather than guessed at.
  *
  * Log lines name the operation, the table and SQLite's message, never a
- * value: values are wrapped keys, token hashes and policy bodies.
+ * value: values are wrapped keys, token hashes, policy bodies and auth
+ * configurations.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +78,23 @@ static const struct sq_migration {
     /* Purging runs often; only tokens that can expire are worth indexing. */
     {"index tokens by expiry",
      "CREATE INDEX tokens_by_expiry ON tokens (expires) WHERE expires > 0;"},
+    /* A token names the mount that issued it, so that disabling the mount
+     * revokes them all; the reference also refuses a token for a mount
+     * disabled while its login was running. */
+    {"auth mounts and roles",
+     "CREATE TABLE auth_mounts ("
+     " path TEXT PRIMARY KEY NOT NULL,"
+     " type TEXT NOT NULL,"
+     " description TEXT NOT NULL,"
+     " config TEXT NOT NULL,"
+     " created INTEGER NOT NULL);"
+     "CREATE TABLE auth_roles ("
+     " mount TEXT NOT NULL REFERENCES auth_mounts (path) ON DELETE CASCADE,"
+     " name TEXT NOT NULL,"
+     " body TEXT NOT NULL,"
+     " PRIMARY KEY (mount, name));"
+     "ALTER TABLE tokens ADD COLUMN mount TEXT REFERENCES auth_mounts (path);"
+     "CREATE INDEX tokens_by_mount ON tokens (mount) WHERE mount IS NOT NULL;"},
 };
 
 #define SQ_SCHEMA_LATEST ((int)KW_ARRAY_LEN(sq_migrations))
@@ -105,6 +123,18 @@ enum sq_stmt {
 	SQ_POLICY_SELECT,
 	SQ_POLICY_DELETE,
 	SQ_POLICY_NAMES,
+	SQ_MOUNT_INSERT,
+	SQ_MOUNT_SELECT,
+	SQ_MOUNT_ALL,
+	SQ_MOUNT_CONFIG,
+	SQ_MOUNT_DELETE,
+	SQ_MOUNT_TOKENS_DELETE,
+	SQ_MOUNT_ROLES_DELETE,
+	SQ_ROLE_PUT,
+	SQ_ROLE_SELECT,
+	SQ_ROLE_DELETE,
+	SQ_ROLE_NAMES,
+	SQ_ROLE_ALL,
 	SQ_COUNT
 };
 
@@ -113,7 +143,8 @@ enum sq_stmt {
 	"name, type, latest_version, min_decryption_version, min_encryption_version,"              \
 	" min_available_version, exportable, deletion_allowed, allow_plaintext_backup,"            \
 	" auto_rotate_period, created"
-#define SQ_TOKEN_COLS "hash, accessor, display_name, policies, meta, created, expires, ttl"
+#define SQ_TOKEN_COLS "hash, accessor, display_name, policies, meta, created, expires, ttl, mount"
+#define SQ_MOUNT_COLS "path, type, description, config, created"
 
 static const struct sq_sql {
 	const char *what; /* names the table in log lines */
@@ -148,11 +179,12 @@ static const struct sq_sql {
                            "UPDATE key_versions SET wrapped = ?3 WHERE name = ?1 AND version = ?2"},
     [SQ_TOKEN_PUT] = {"write tokens",
                       "INSERT INTO tokens (" SQ_TOKEN_COLS ")"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                       " ON CONFLICT (hash) DO UPDATE SET accessor = excluded.accessor,"
                       " display_name = excluded.display_name, policies = excluded.policies,"
                       " meta = excluded.meta, created = excluded.created,"
-                      " expires = excluded.expires, ttl = excluded.ttl"},
+                      " expires = excluded.expires, ttl = excluded.ttl,"
+                      " mount = excluded.mount"},
     [SQ_TOKEN_BY_HASH] = {"select from tokens",
                           "SELECT " SQ_TOKEN_COLS " FROM tokens WHERE hash = ?1"},
     [SQ_TOKEN_BY_ACCESSOR] = {"select from tokens",
@@ -164,6 +196,28 @@ static const struct sq_sql {
     [SQ_POLICY_SELECT] = {"select from policies", "SELECT body FROM policies WHERE name = ?1"},
     [SQ_POLICY_DELETE] = {"delete from policies", "DELETE FROM policies WHERE name = ?1"},
     [SQ_POLICY_NAMES] = {"list policies", "SELECT name FROM policies ORDER BY name"},
+    [SQ_MOUNT_INSERT] = {"insert into auth_mounts",
+                         "INSERT INTO auth_mounts (" SQ_MOUNT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)"},
+    [SQ_MOUNT_SELECT] = {"select from auth_mounts",
+                         "SELECT " SQ_MOUNT_COLS " FROM auth_mounts WHERE path = ?1"},
+    [SQ_MOUNT_ALL] = {"list auth_mounts",
+                      "SELECT " SQ_MOUNT_COLS " FROM auth_mounts ORDER BY path"},
+    [SQ_MOUNT_CONFIG] = {"update auth_mounts",
+                         "UPDATE auth_mounts SET config = ?2 WHERE path = ?1"},
+    [SQ_MOUNT_DELETE] = {"delete from auth_mounts", "DELETE FROM auth_mounts WHERE path = ?1"},
+    [SQ_MOUNT_TOKENS_DELETE] = {"delete from tokens", "DELETE FROM tokens WHERE mount = ?1"},
+    [SQ_MOUNT_ROLES_DELETE] = {"delete from auth_roles", "DELETE FROM auth_roles WHERE mount = ?1"},
+    [SQ_ROLE_PUT] = {"write auth_roles", "INSERT INTO auth_roles (mount, name, body)"
+                                         " VALUES (?1, ?2, ?3) ON CONFLICT (mount, name)"
+                                         " DO UPDATE SET body = excluded.body"},
+    [SQ_ROLE_SELECT] = {"select from auth_roles",
+                        "SELECT body FROM auth_roles WHERE mount = ?1 AND name = ?2"},
+    [SQ_ROLE_DELETE] = {"delete from auth_roles",
+                        "DELETE FROM auth_roles WHERE mount = ?1 AND name = ?2"},
+    [SQ_ROLE_NAMES] = {"list auth_roles",
+                       "SELECT name FROM auth_roles WHERE mount = ?1 ORDER BY name"},
+    [SQ_ROLE_ALL] = {"select from auth_roles",
+                     "SELECT name, body FROM auth_roles WHERE mount = ?1 ORDER BY name"},
 };
 
 struct sq_store {
@@ -208,7 +262,9 @@ static void sq_reset(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
-/* A statement returning no rows. Uniqueness violations are the caller's EXISTS. */
+/* A statement returning no rows. Uniqueness violations are the caller's
+ * EXISTS; a reference to a row that is not there (a role or token of a
+ * mount that is gone) is NOT_FOUND. */
 static int sq_run(struct sq_store *q, const char *op, enum sq_stmt id)
 {
 	int rc = sqlite3_step(q->st[id]);
@@ -216,6 +272,8 @@ static int sq_run(struct sq_store *q, const char *op, enum sq_stmt id)
 
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
 		ret = KW_ERR_EXISTS;
+	else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		ret = KW_ERR_NOT_FOUND;
 	else if (rc != SQLITE_DONE)
 		ret = sq_fail(q, op, id);
 	sq_reset(q->st[id]);
@@ -1043,9 +1101,10 @@ out:
 	return ret;
 }
 
-/* The first column of every row of a parameterless query, as strings. */
-static int sq_list_names(struct sq_store *q, const char *op, enum sq_stmt id, char ***names,
-                         size_t *n)
+/* The first column of every row of a query whose parameters are bound, as
+ * strings. Lock held; resets the statement. */
+static int sq_collect_names(struct sq_store *q, const char *op, enum sq_stmt id, char ***names,
+                            size_t *n)
 {
 	sqlite3_stmt *st = q->st[id];
 	char **arr = NULL;
@@ -1053,7 +1112,6 @@ static int sq_list_names(struct sq_store *q, const char *op, enum sq_stmt id, ch
 	size_t cnt = 0;
 	int ret;
 
-	pthread_mutex_lock(&q->lock);
 	while ((ret = sq_step(q, op, id)) == 1) {
 		ret = sq_grow((void **)&arr, &cap, cnt, sizeof(*arr));
 		if (ret)
@@ -1064,7 +1122,6 @@ static int sq_list_names(struct sq_store *q, const char *op, enum sq_stmt id, ch
 		cnt++;
 	}
 	sq_reset(st);
-	pthread_mutex_unlock(&q->lock);
 	if (ret) {
 		kw_store_names_free(arr, cnt);
 		return ret;
@@ -1072,6 +1129,17 @@ static int sq_list_names(struct sq_store *q, const char *op, enum sq_stmt id, ch
 	*names = arr;
 	*n = cnt;
 	return 0;
+}
+
+static int sq_list_names(struct sq_store *q, const char *op, enum sq_stmt id, char ***names,
+                         size_t *n)
+{
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	ret = sq_collect_names(q, op, id, names, n);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
 }
 
 static int sq_key_list(struct kw_store *s, char ***names, size_t *n)
@@ -1093,7 +1161,18 @@ static int sq_bind_token(sqlite3_stmt *st, const struct kw_store_token *t)
 	rc |= sqlite3_bind_int64(st, 6, t->created);
 	rc |= sqlite3_bind_int64(st, 7, t->expires);
 	rc |= sqlite3_bind_int64(st, 8, t->ttl);
+	rc |= t->mount[0] ? sq_bind_str(st, 9, t->mount) : sqlite3_bind_null(st, 9);
 	return rc;
+}
+
+/* A nullable text column into a fixed array; NULL reads as "". */
+static int sq_col_text_or_empty(const char *op, sqlite3_stmt *st, int col, char *buf, size_t cap)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+		buf[0] = '\0';
+		return 0;
+	}
+	return sq_col_text(op, st, col, buf, cap);
 }
 
 static int sq_read_token(const char *op, sqlite3_stmt *st, struct kw_store_token *t)
@@ -1119,6 +1198,8 @@ static int sq_read_token(const char *op, sqlite3_stmt *st, struct kw_store_token
 		ret = sq_col_strdup(op, st, 4, true, &t->meta);
 	for (int i = 0; ret == 0 && i < 3; i++)
 		ret = sq_col_int(op, st, 5 + i, INT64_MIN, INT64_MAX, &v[i]);
+	if (ret == 0)
+		ret = sq_col_text_or_empty(op, st, 8, t->mount, sizeof(t->mount));
 	if (ret) {
 		kw_store_token_cleanup(t);
 		return ret;
@@ -1129,7 +1210,8 @@ static int sq_read_token(const char *op, sqlite3_stmt *st, struct kw_store_token
 	return 0;
 }
 
-/* A token with this hash is replaced (renewal); another token's accessor is EXISTS. */
+/* A token with this hash is replaced (renewal); another token's accessor is
+ * EXISTS; a mount that does not exist is NOT_FOUND. */
 static int sq_token_put(struct kw_store *s, const struct kw_store_token *t)
 {
 	struct sq_store *q = sq(s);
@@ -1282,6 +1364,284 @@ static int sq_policy_list(struct kw_store *s, char ***names, size_t *n)
 	return sq_list_names(sq(s), "policy_list", SQ_POLICY_NAMES, names, n);
 }
 
+/* ---- auth mounts and roles ----------------------------------------- */
+
+static int sq_bind_mount(sqlite3_stmt *st, const struct kw_store_auth_mount *m)
+{
+	int rc = sq_bind_str(st, 1, m->path);
+
+	rc |= sq_bind_str(st, 2, m->type);
+	rc |= sq_bind_str(st, 3, m->description ? m->description : "");
+	rc |= sq_bind_str(st, 4, m->config ? m->config : "{}");
+	rc |= sqlite3_bind_int64(st, 5, m->created);
+	return rc;
+}
+
+static int sq_read_mount(const char *op, sqlite3_stmt *st, struct kw_store_auth_mount *m)
+{
+	int64_t created;
+	int ret;
+
+	ret = sq_col_text(op, st, 0, m->path, sizeof(m->path));
+	if (ret == 0)
+		ret = sq_col_text(op, st, 1, m->type, sizeof(m->type));
+	if (ret == 0)
+		ret = sq_col_strdup(op, st, 2, false, &m->description);
+	if (ret == 0)
+		ret = sq_col_strdup(op, st, 3, false, &m->config);
+	if (ret == 0)
+		ret = sq_col_int(op, st, 4, INT64_MIN, INT64_MAX, &created);
+	if (ret) {
+		kw_store_auth_mount_cleanup(m);
+		return ret;
+	}
+	m->created = created;
+	return 0;
+}
+
+static int sq_auth_mount_create(struct kw_store *s, const struct kw_store_auth_mount *m)
+{
+	static const char op[] = "auth_mount_create";
+	struct sq_store *q = sq(s);
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	if (sq_bind_mount(q->st[SQ_MOUNT_INSERT], m) != SQLITE_OK)
+		ret = sq_bind_fail(q, op, SQ_MOUNT_INSERT);
+	else
+		ret = sq_run(q, op, SQ_MOUNT_INSERT);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+static int sq_auth_mount_load(struct kw_store *s, const char *path, struct kw_store_auth_mount *out)
+{
+	static const char op[] = "auth_mount_load";
+	struct sq_store *q = sq(s);
+	sqlite3_stmt *st = q->st[SQ_MOUNT_SELECT];
+	struct kw_store_auth_mount m = {0};
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	if (sq_bind_str(st, 1, path) != SQLITE_OK)
+		ret = sq_fail(q, op, SQ_MOUNT_SELECT);
+	else
+		ret = sq_step_one(q, op, SQ_MOUNT_SELECT);
+	if (ret == 0)
+		ret = sq_read_mount(op, st, &m);
+	sq_reset(st);
+	pthread_mutex_unlock(&q->lock);
+	if (ret == 0)
+		*out = m;
+	return ret;
+}
+
+static int sq_auth_mount_list(struct kw_store *s, struct kw_store_auth_mount **ms, size_t *n)
+{
+	static const char op[] = "auth_mount_list";
+	struct sq_store *q = sq(s);
+	sqlite3_stmt *st = q->st[SQ_MOUNT_ALL];
+	struct kw_store_auth_mount *arr = NULL;
+	size_t cap = 0;
+	size_t cnt = 0;
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	while ((ret = sq_step(q, op, SQ_MOUNT_ALL)) == 1) {
+		ret = sq_grow((void **)&arr, &cap, cnt, sizeof(*arr));
+		if (ret)
+			break;
+		memset(&arr[cnt], 0, sizeof(arr[cnt]));
+		ret = sq_read_mount(op, st, &arr[cnt]);
+		if (ret)
+			break;
+		cnt++;
+	}
+	sq_reset(st);
+	pthread_mutex_unlock(&q->lock);
+	if (ret) {
+		kw_store_auth_mounts_free(arr, cnt);
+		return ret;
+	}
+	*ms = arr;
+	*n = cnt;
+	return 0;
+}
+
+static int sq_auth_mount_config_put(struct kw_store *s, const char *path, const char *json)
+{
+	static const char op[] = "auth_mount_config_put";
+	struct sq_store *q = sq(s);
+	sqlite3_stmt *st = q->st[SQ_MOUNT_CONFIG];
+	int rc;
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	rc = sq_bind_str(st, 1, path);
+	rc |= sq_bind_str(st, 2, json);
+	ret =
+	    rc == SQLITE_OK ? sq_run(q, op, SQ_MOUNT_CONFIG) : sq_bind_fail(q, op, SQ_MOUNT_CONFIG);
+	if (ret == 0 && sqlite3_changes(q->db) == 0)
+		ret = KW_ERR_NOT_FOUND;
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+/* Roles and tokens go explicitly, not by cascade: the file may have been
+ * edited by a client that does not enforce foreign keys. */
+static int sq_auth_mount_delete(struct kw_store *s, const char *path, size_t *revoked)
+{
+	static const char op[] = "auth_mount_delete";
+	struct sq_store *q = sq(s);
+	size_t tokens = 0;
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	ret = sq_begin(q, op);
+	if (ret)
+		goto out;
+	ret = sq_run_name(q, op, SQ_MOUNT_ROLES_DELETE, path);
+	if (ret)
+		goto out;
+	ret = sq_run_name(q, op, SQ_MOUNT_TOKENS_DELETE, path);
+	if (ret)
+		goto out;
+	tokens = (size_t)sqlite3_changes(q->db);
+	ret = sq_run_name(q, op, SQ_MOUNT_DELETE, path);
+	if (ret == 0 && sqlite3_changes(q->db) == 0)
+		ret = KW_ERR_NOT_FOUND;
+	if (ret)
+		goto out;
+	ret = sq_commit(q, op);
+out:
+	if (ret)
+		sq_rollback(q, op);
+	pthread_mutex_unlock(&q->lock);
+	if (ret == 0)
+		*revoked = tokens;
+	return ret;
+}
+
+static int sq_bind_role_key(sqlite3_stmt *st, const char *mount, const char *name)
+{
+	return sq_bind_str(st, 1, mount) | sq_bind_str(st, 2, name);
+}
+
+static int sq_auth_role_put(struct kw_store *s, const char *mount, const char *name,
+                            const char *json)
+{
+	static const char op[] = "auth_role_put";
+	struct sq_store *q = sq(s);
+	sqlite3_stmt *st = q->st[SQ_ROLE_PUT];
+	int rc;
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	rc = sq_bind_role_key(st, mount, name);
+	rc |= sq_bind_str(st, 3, json);
+	ret = rc == SQLITE_OK ? sq_run(q, op, SQ_ROLE_PUT) : sq_bind_fail(q, op, SQ_ROLE_PUT);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+static int sq_auth_role_get(struct kw_store *s, const char *mount, const char *name, char **json)
+{
+	static const char op[] = "auth_role_get";
+	struct sq_store *q = sq(s);
+	sqlite3_stmt *st = q->st[SQ_ROLE_SELECT];
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	if (sq_bind_role_key(st, mount, name) != SQLITE_OK)
+		ret = sq_fail(q, op, SQ_ROLE_SELECT);
+	else
+		ret = sq_step_one(q, op, SQ_ROLE_SELECT);
+	if (ret == 0)
+		ret = sq_col_strdup(op, st, 0, false, json);
+	sq_reset(st);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+static int sq_auth_role_delete(struct kw_store *s, const char *mount, const char *name)
+{
+	static const char op[] = "auth_role_delete";
+	struct sq_store *q = sq(s);
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	if (sq_bind_role_key(q->st[SQ_ROLE_DELETE], mount, name) != SQLITE_OK)
+		ret = sq_bind_fail(q, op, SQ_ROLE_DELETE);
+	else
+		ret = sq_run(q, op, SQ_ROLE_DELETE);
+	if (ret == 0 && sqlite3_changes(q->db) == 0)
+		ret = KW_ERR_NOT_FOUND;
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+static int sq_auth_role_list(struct kw_store *s, const char *mount, char ***names, size_t *n)
+{
+	static const char op[] = "auth_role_list";
+	struct sq_store *q = sq(s);
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	if (sq_bind_str(q->st[SQ_ROLE_NAMES], 1, mount) != SQLITE_OK)
+		ret = sq_bind_fail(q, op, SQ_ROLE_NAMES);
+	else
+		ret = sq_collect_names(q, op, SQ_ROLE_NAMES, names, n);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+static int sq_read_role(const char *op, sqlite3_stmt *st, struct kw_store_auth_role *r)
+{
+	int ret = sq_col_text(op, st, 0, r->name, sizeof(r->name));
+
+	if (ret == 0)
+		ret = sq_col_strdup(op, st, 1, false, &r->body);
+	return ret;
+}
+
+static int sq_auth_role_load_all(struct kw_store *s, const char *mount,
+                                 struct kw_store_auth_role **rs, size_t *n)
+{
+	static const char op[] = "auth_role_load_all";
+	struct sq_store *q = sq(s);
+	sqlite3_stmt *st = q->st[SQ_ROLE_ALL];
+	struct kw_store_auth_role *arr = NULL;
+	size_t cap = 0;
+	size_t cnt = 0;
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	if (sq_bind_str(st, 1, mount) != SQLITE_OK) {
+		ret = sq_fail(q, op, SQ_ROLE_ALL);
+		goto out;
+	}
+	while ((ret = sq_step(q, op, SQ_ROLE_ALL)) == 1) {
+		ret = sq_grow((void **)&arr, &cap, cnt, sizeof(*arr));
+		if (ret)
+			goto out;
+		memset(&arr[cnt], 0, sizeof(arr[cnt]));
+		ret = sq_read_role(op, st, &arr[cnt]);
+		if (ret)
+			goto out;
+		cnt++;
+	}
+out:
+	sq_reset(st);
+	pthread_mutex_unlock(&q->lock);
+	if (ret) {
+		kw_store_auth_roles_free(arr, cnt);
+		return ret;
+	}
+	*rs = arr;
+	*n = cnt;
+	return 0;
+}
+
 const struct kw_store_ops kw_store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
@@ -1304,4 +1664,14 @@ const struct kw_store_ops kw_store_sqlite_ops = {
     .policy_get = sq_policy_get,
     .policy_delete = sq_policy_delete,
     .policy_list = sq_policy_list,
+    .auth_mount_create = sq_auth_mount_create,
+    .auth_mount_load = sq_auth_mount_load,
+    .auth_mount_list = sq_auth_mount_list,
+    .auth_mount_config_put = sq_auth_mount_config_put,
+    .auth_mount_delete = sq_auth_mount_delete,
+    .auth_role_put = sq_auth_role_put,
+    .auth_role_get = sq_auth_role_get,
+    .auth_role_delete = sq_auth_role_delete,
+    .auth_role_list = sq_auth_role_list,
+    .auth_role_load_all = sq_auth_role_load_all,
 };

@@ -43,9 +43,25 @@ static bool version_ok(const struct kw_store_version *v)
 
 static bool token_ok(const struct kw_store_token *t)
 {
-	/* An empty display name is allowed (Vault tokens may have none). */
+	/* An empty display name is allowed (Vault tokens may have none), and
+	 * an empty mount means the token belongs to none. */
 	return t != NULL && fixed_str_ok(t->accessor, sizeof(t->accessor)) &&
-	       memchr(t->display_name, '\0', sizeof(t->display_name)) != NULL;
+	       memchr(t->display_name, '\0', sizeof(t->display_name)) != NULL &&
+	       memchr(t->mount, '\0', sizeof(t->mount)) != NULL;
+}
+
+/* NULL means the default text; anything else must fit max. */
+static bool text_ok(const char *s, size_t max)
+{
+	return s == NULL || strnlen(s, max + 1) <= max;
+}
+
+static bool mount_ok(const struct kw_store_auth_mount *m)
+{
+	return m != NULL && fixed_str_ok(m->path, sizeof(m->path)) &&
+	       fixed_str_ok(m->type, sizeof(m->type)) &&
+	       text_ok(m->description, KW_STORE_AUTH_DESC_MAX) &&
+	       text_ok(m->config, KW_STORE_AUTH_CONFIG_MAX);
 }
 
 /*
@@ -289,4 +305,111 @@ int kw_store_policy_list(struct kw_store *s, char ***names, size_t *n)
 	if (s == NULL || names == NULL || n == NULL)
 		return KW_ERR_INVALID;
 	return s->ops->policy_list(s, names, n);
+}
+
+int kw_store_auth_mount_create(struct kw_store *s, const struct kw_store_auth_mount *m)
+{
+	if (s == NULL || !mount_ok(m))
+		return KW_ERR_INVALID;
+	return s->ops->auth_mount_create(s, m);
+}
+
+int kw_store_auth_mount_load(struct kw_store *s, const char *path, struct kw_store_auth_mount *out)
+{
+	if (s == NULL || !name_ok(path) || out == NULL)
+		return KW_ERR_INVALID;
+	return s->ops->auth_mount_load(s, path, out);
+}
+
+int kw_store_auth_mount_list(struct kw_store *s, struct kw_store_auth_mount **ms, size_t *n)
+{
+	if (s == NULL || ms == NULL || n == NULL)
+		return KW_ERR_INVALID;
+	return s->ops->auth_mount_list(s, ms, n);
+}
+
+int kw_store_auth_mount_config_put(struct kw_store *s, const char *path, const char *json)
+{
+	if (s == NULL || !name_ok(path) || json == NULL || !text_ok(json, KW_STORE_AUTH_CONFIG_MAX))
+		return KW_ERR_INVALID;
+	return s->ops->auth_mount_config_put(s, path, json);
+}
+
+int kw_store_auth_mount_delete(struct kw_store *s, const char *path, size_t *revoked)
+{
+	size_t n = 0;
+	int ret;
+
+	if (s == NULL || !name_ok(path))
+		return KW_ERR_INVALID;
+	ret = s->ops->auth_mount_delete(s, path, &n);
+	if (ret == 0 && revoked != NULL)
+		*revoked = n;
+	return ret;
+}
+
+void kw_store_auth_mount_cleanup(struct kw_store_auth_mount *m)
+{
+	if (m == NULL)
+		return;
+	free(m->description);
+	free(m->config);
+	m->description = NULL;
+	m->config = NULL;
+}
+
+void kw_store_auth_mounts_free(struct kw_store_auth_mount *ms, size_t n)
+{
+	if (ms == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		kw_store_auth_mount_cleanup(&ms[i]);
+	free(ms);
+}
+
+int kw_store_auth_role_put(struct kw_store *s, const char *mount, const char *name,
+                           const char *json)
+{
+	if (s == NULL || !name_ok(mount) || !name_ok(name) || json == NULL ||
+	    !text_ok(json, KW_STORE_AUTH_ROLE_MAX))
+		return KW_ERR_INVALID;
+	return s->ops->auth_role_put(s, mount, name, json);
+}
+
+int kw_store_auth_role_get(struct kw_store *s, const char *mount, const char *name, char **json)
+{
+	if (s == NULL || !name_ok(mount) || !name_ok(name) || json == NULL)
+		return KW_ERR_INVALID;
+	return s->ops->auth_role_get(s, mount, name, json);
+}
+
+int kw_store_auth_role_delete(struct kw_store *s, const char *mount, const char *name)
+{
+	if (s == NULL || !name_ok(mount) || !name_ok(name))
+		return KW_ERR_INVALID;
+	return s->ops->auth_role_delete(s, mount, name);
+}
+
+int kw_store_auth_role_list(struct kw_store *s, const char *mount, char ***names, size_t *n)
+{
+	if (s == NULL || !name_ok(mount) || names == NULL || n == NULL)
+		return KW_ERR_INVALID;
+	return s->ops->auth_role_list(s, mount, names, n);
+}
+
+int kw_store_auth_role_load_all(struct kw_store *s, const char *mount,
+                                struct kw_store_auth_role **rs, size_t *n)
+{
+	if (s == NULL || !name_ok(mount) || rs == NULL || n == NULL)
+		return KW_ERR_INVALID;
+	return s->ops->auth_role_load_all(s, mount, rs, n);
+}
+
+void kw_store_auth_roles_free(struct kw_store_auth_role *rs, size_t n)
+{
+	if (rs == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(rs[i].body);
+	free(rs);
 }

@@ -533,6 +533,7 @@ static void assert_token_equal(const struct kw_store_token *a, const struct kw_s
 	assert_int_equal(a->created, b->created);
 	assert_int_equal(a->expires, b->expires);
 	assert_int_equal(a->ttl, b->ttl);
+	assert_string_equal(a->mount, b->mount);
 }
 
 static void token_put_get(void **state)
@@ -733,24 +734,57 @@ static void migrate_empty_file(void **state)
 	                 5);
 }
 
-/* A database left at version 1 gets the later steps, data intact. */
+/* The schema as version 1 of keyward wrote it, with one key and a token. */
+static const char schema_v1[] =
+    "CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
+    "CREATE TABLE keys (name TEXT PRIMARY KEY NOT NULL, type INTEGER NOT NULL,"
+    " latest_version INTEGER NOT NULL, min_decryption_version INTEGER NOT NULL,"
+    " min_encryption_version INTEGER NOT NULL, min_available_version INTEGER NOT NULL,"
+    " exportable INTEGER NOT NULL CHECK (exportable IN (0, 1)),"
+    " deletion_allowed INTEGER NOT NULL CHECK (deletion_allowed IN (0, 1)),"
+    " allow_plaintext_backup INTEGER NOT NULL CHECK (allow_plaintext_backup IN (0, 1)),"
+    " auto_rotate_period INTEGER NOT NULL, created INTEGER NOT NULL);"
+    "CREATE TABLE key_versions (name TEXT NOT NULL REFERENCES keys (name) ON DELETE CASCADE,"
+    " version INTEGER NOT NULL CHECK (version >= 1), created INTEGER NOT NULL,"
+    " wrapped BLOB NOT NULL, PRIMARY KEY (name, version));"
+    "CREATE TABLE tokens (hash BLOB PRIMARY KEY NOT NULL CHECK (length(hash) = 32),"
+    " accessor TEXT UNIQUE NOT NULL, display_name TEXT NOT NULL, policies TEXT NOT NULL,"
+    " meta TEXT, created INTEGER NOT NULL, expires INTEGER NOT NULL, ttl INTEGER NOT NULL);"
+    "CREATE TABLE policies (name TEXT PRIMARY KEY NOT NULL, body TEXT NOT NULL);"
+    "INSERT INTO keys VALUES ('old', 7, 1, 1, 0, 1, 0, 0, 0, 0, 1700000000);"
+    "INSERT INTO key_versions VALUES ('old', 1, 1700000000, x'0102030405');"
+    "INSERT INTO tokens VALUES (zeroblob(32), 'acc-old', 'root', 'root', NULL,"
+    " 1700000000, 0, 0);"
+    "PRAGMA user_version = 1;";
+
+/* A database left at version 1 gets the later steps, data intact; its
+ * tokens belong to no auth mount. */
 static void migrate_old_schema(void **state)
 {
 	struct fx *f = *state;
-	struct kw_store_key got;
-	int latest = kw_store_schema_version(f->s);
+	struct kw_store_token got;
+	struct kw_store_key gk;
+	uint8_t hash[KW_TOKEN_HASH_BYTES] = {0};
+	char **names = NULL;
+	size_t n = 0;
 
-	create_key(f->s, "old");
-	kw_store_close(f->s);
-	f->s = NULL;
-	raw_exec(f->path, "DROP INDEX tokens_by_expiry; PRAGMA user_version = 1;");
+	raw_exec(f->path, schema_v1);
 	assert_int_equal(kw_store_open(f->path, &f->s), 0);
-	assert_int_equal(kw_store_schema_version(f->s), latest);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), latest);
+	assert_true(kw_store_schema_version(f->s) >= 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), kw_store_schema_version(f->s));
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
-	                                  " WHERE name = 'tokens_by_expiry'"),
-	                 1);
-	assert_int_equal(kw_store_key_load(f->s, "old", &got), 0);
+	                                  " WHERE name IN ('tokens_by_expiry', 'tokens_by_mount',"
+	                                  " 'auth_mounts', 'auth_roles')"),
+	                 4);
+	assert_int_equal(kw_store_key_load(f->s, "old", &gk), 0);
+	assert_int_equal(gk.latest_version, 1);
+	assert_int_equal(kw_store_token_get(f->s, hash, &got), 0);
+	assert_string_equal(got.accessor, "acc-old");
+	assert_string_equal(got.mount, "");
+	kw_store_token_cleanup(&got);
+	assert_int_equal(kw_store_auth_role_list(f->s, "kubernetes", &names, &n), 0);
+	assert_int_equal(n, 0);
+	kw_store_names_free(names, n);
 }
 
 static void future_schema_refused(void **state)
@@ -945,6 +979,189 @@ static void threads_share_one_store(void **state)
 	kw_store_names_free(names, n);
 }
 
+/* ---- auth mounts and roles ------------------------------------------- */
+
+static void create_mount(struct kw_store *s, const char *path, const char *type)
+{
+	struct kw_store_auth_mount m = {0};
+
+	snprintf(m.path, sizeof(m.path), "%s", path);
+	snprintf(m.type, sizeof(m.type), "%s", type);
+	m.created = 1700000000;
+	assert_int_equal(kw_store_auth_mount_create(s, &m), 0);
+}
+
+static void auth_mount_create_load_list(void **state)
+{
+	struct fx *f = *state;
+	struct kw_store_auth_mount m = {0}, got, *ms = NULL;
+	size_t n = 0;
+
+	snprintf(m.path, sizeof(m.path), "k8s-prod");
+	snprintf(m.type, sizeof(m.type), "kubernetes");
+	m.description = (char *)"production cluster";
+	m.config = (char *)"{\"issuer\":\"https://kubernetes.default.svc\"}";
+	m.created = 1700000001;
+	assert_int_equal(kw_store_auth_mount_create(f->s, &m), 0);
+	assert_int_equal(kw_store_auth_mount_create(f->s, &m), KW_ERR_EXISTS);
+	/* Defaults: no description, an empty configuration. */
+	create_mount(f->s, "cert", "cert");
+	reopen(f);
+	assert_int_equal(kw_store_auth_mount_load(f->s, "k8s-prod", &got), 0);
+	assert_string_equal(got.type, "kubernetes");
+	assert_string_equal(got.description, "production cluster");
+	assert_string_equal(got.config, m.config);
+	assert_int_equal(got.created, 1700000001);
+	kw_store_auth_mount_cleanup(&got);
+	assert_null(got.config);
+	assert_int_equal(kw_store_auth_mount_load(f->s, "nope", &got), KW_ERR_NOT_FOUND);
+	assert_int_equal(kw_store_auth_mount_list(f->s, &ms, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ms[0].path, "cert"); /* path order */
+	assert_string_equal(ms[0].description, "");
+	assert_string_equal(ms[0].config, "{}");
+	assert_string_equal(ms[1].path, "k8s-prod");
+	kw_store_auth_mounts_free(ms, n);
+}
+
+static void auth_mount_config_put(void **state)
+{
+	struct fx *f = *state;
+	struct kw_store_auth_mount got;
+	char *big;
+
+	create_mount(f->s, "jwt", "jwt");
+	assert_int_equal(kw_store_auth_mount_config_put(f->s, "jwt", "{\"bound_issuer\":\"x\"}"),
+	                 0);
+	assert_int_equal(kw_store_auth_mount_load(f->s, "jwt", &got), 0);
+	assert_string_equal(got.config, "{\"bound_issuer\":\"x\"}");
+	kw_store_auth_mount_cleanup(&got);
+	assert_int_equal(kw_store_auth_mount_config_put(f->s, "gone", "{}"), KW_ERR_NOT_FOUND);
+	/* Bounded: one byte past the limit is refused before the database. */
+	big = malloc(KW_STORE_AUTH_CONFIG_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'a', KW_STORE_AUTH_CONFIG_MAX + 1);
+	big[KW_STORE_AUTH_CONFIG_MAX + 1] = '\0';
+	assert_int_equal(kw_store_auth_mount_config_put(f->s, "jwt", big), KW_ERR_INVALID);
+	free(big);
+}
+
+static void auth_role_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct kw_store_auth_role *rs = NULL;
+	char **names = NULL, *body = NULL;
+	size_t n = 0;
+
+	create_mount(f->s, "kubernetes", "kubernetes");
+	create_mount(f->s, "other", "jwt");
+	assert_int_equal(kw_store_auth_role_put(f->s, "kubernetes", "web", "{\"a\":1}"), 0);
+	assert_int_equal(kw_store_auth_role_put(f->s, "kubernetes", "api", "{\"b\":2}"), 0);
+	assert_int_equal(kw_store_auth_role_put(f->s, "other", "web", "{\"c\":3}"), 0);
+	/* A put replaces. */
+	assert_int_equal(kw_store_auth_role_put(f->s, "kubernetes", "web", "{\"a\":9}"), 0);
+	assert_int_equal(kw_store_auth_role_get(f->s, "kubernetes", "web", &body), 0);
+	assert_string_equal(body, "{\"a\":9}");
+	free(body);
+	assert_int_equal(kw_store_auth_role_get(f->s, "kubernetes", "nope", &body),
+	                 KW_ERR_NOT_FOUND);
+	/* A role needs its mount. */
+	assert_int_equal(kw_store_auth_role_put(f->s, "missing", "web", "{}"), KW_ERR_NOT_FOUND);
+	assert_int_equal(kw_store_auth_role_list(f->s, "kubernetes", &names, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "api");
+	assert_string_equal(names[1], "web");
+	kw_store_names_free(names, n);
+	assert_int_equal(kw_store_auth_role_load_all(f->s, "other", &rs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rs[0].name, "web");
+	assert_string_equal(rs[0].body, "{\"c\":3}");
+	kw_store_auth_roles_free(rs, n);
+	assert_int_equal(kw_store_auth_role_delete(f->s, "kubernetes", "api"), 0);
+	assert_int_equal(kw_store_auth_role_delete(f->s, "kubernetes", "api"), KW_ERR_NOT_FOUND);
+	assert_int_equal(kw_store_auth_role_list(f->s, "kubernetes", &names, &n), 0);
+	assert_int_equal(n, 1);
+	kw_store_names_free(names, n);
+}
+
+static void put_mount_token(struct kw_store *s, uint8_t seed, const char *acc, const char *mount)
+{
+	struct kw_store_token t = mktoken(seed, acc, 0);
+
+	snprintf(t.mount, sizeof(t.mount), "%s", mount);
+	assert_int_equal(kw_store_token_put(s, &t), 0);
+}
+
+/* Disabling a mount takes its roles and every token it issued, at once,
+ * and leaves other mounts' alone. */
+static void auth_mount_delete_revokes(void **state)
+{
+	struct fx *f = *state;
+	struct kw_store_token t = mktoken(9, "late", 0), got;
+	struct kw_store_auth_mount gm;
+	char **names = NULL;
+	size_t n = 99;
+
+	create_mount(f->s, "k8s-a", "kubernetes");
+	create_mount(f->s, "k8s-b", "kubernetes");
+	assert_int_equal(kw_store_auth_role_put(f->s, "k8s-a", "r", "{}"), 0);
+	put_mount_token(f->s, 1, "a1", "k8s-a");
+	put_mount_token(f->s, 2, "a2", "k8s-a");
+	put_mount_token(f->s, 3, "b1", "k8s-b");
+	put_mount_token(f->s, 4, "plain", "");
+	assert_int_equal(kw_store_token_get_by_accessor(f->s, "a1", &got), 0);
+	assert_string_equal(got.mount, "k8s-a");
+	kw_store_token_cleanup(&got);
+	assert_int_equal(kw_store_auth_mount_delete(f->s, "k8s-a", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(kw_store_token_get_by_accessor(f->s, "a1", &got), KW_ERR_NOT_FOUND);
+	assert_int_equal(kw_store_token_get_by_accessor(f->s, "a2", &got), KW_ERR_NOT_FOUND);
+	assert_int_equal(kw_store_token_get_by_accessor(f->s, "b1", &got), 0);
+	kw_store_token_cleanup(&got);
+	assert_int_equal(kw_store_token_get_by_accessor(f->s, "plain", &got), 0);
+	kw_store_token_cleanup(&got);
+	assert_int_equal(kw_store_auth_mount_load(f->s, "k8s-a", &gm), KW_ERR_NOT_FOUND);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM auth_roles"), 0);
+	assert_int_equal(kw_store_auth_role_list(f->s, "k8s-a", &names, &n), 0);
+	assert_int_equal(n, 0);
+	kw_store_names_free(names, n);
+	/* A login that finishes after the disable cannot leave a token behind. */
+	snprintf(t.mount, sizeof(t.mount), "k8s-a");
+	assert_int_equal(kw_store_token_put(f->s, &t), KW_ERR_NOT_FOUND);
+	assert_int_equal(kw_store_token_get(f->s, t.hash, &got), KW_ERR_NOT_FOUND);
+	assert_int_equal(kw_store_auth_mount_delete(f->s, "k8s-a", NULL), KW_ERR_NOT_FOUND);
+}
+
+static void auth_invalid_args(void **state)
+{
+	struct fx *f = *state;
+	struct kw_store_auth_mount m = {0};
+	char desc[KW_STORE_AUTH_DESC_MAX + 2];
+	char *role;
+
+	assert_int_equal(kw_store_auth_mount_create(f->s, &m), KW_ERR_INVALID); /* no path */
+	snprintf(m.path, sizeof(m.path), "x");
+	assert_int_equal(kw_store_auth_mount_create(f->s, &m), KW_ERR_INVALID); /* no type */
+	snprintf(m.type, sizeof(m.type), "jwt");
+	memset(desc, 'd', sizeof(desc) - 1);
+	desc[sizeof(desc) - 1] = '\0';
+	m.description = desc;
+	assert_int_equal(kw_store_auth_mount_create(f->s, &m), KW_ERR_INVALID);
+	m.description = NULL;
+	assert_int_equal(kw_store_auth_mount_create(f->s, &m), 0);
+	assert_int_equal(kw_store_auth_mount_create(NULL, &m), KW_ERR_INVALID);
+	assert_int_equal(kw_store_auth_role_put(f->s, "x", "", "{}"), KW_ERR_INVALID);
+	assert_int_equal(kw_store_auth_role_put(f->s, "x", "r", NULL), KW_ERR_INVALID);
+	role = malloc(KW_STORE_AUTH_ROLE_MAX + 2);
+	assert_non_null(role);
+	memset(role, ' ', KW_STORE_AUTH_ROLE_MAX + 1);
+	role[KW_STORE_AUTH_ROLE_MAX + 1] = '\0';
+	assert_int_equal(kw_store_auth_role_put(f->s, "x", "r", role), KW_ERR_INVALID);
+	free(role);
+	assert_int_equal(kw_store_auth_role_get(f->s, "x", "r", NULL), KW_ERR_INVALID);
+	assert_int_equal(kw_store_auth_mount_delete(f->s, "", NULL), KW_ERR_INVALID);
+}
+
 /* clang-format off */
 #define T(name, fn) {"/store/" name, fn, setup_store, teardown, NULL}
 #define T_DIR(name, fn) {"/store/" name, fn, setup_dir, teardown, NULL}
@@ -978,9 +1195,14 @@ int main(int argc, char **argv)
 	    T("token-purge-expired", token_purge_expired),
 	    T("policy-put-get", policy_put_get),
 	    T("policy-list-delete", policy_list_delete),
+	    T("auth-mount-create-load-list", auth_mount_create_load_list),
+	    T("auth-mount-config-put", auth_mount_config_put),
+	    T("auth-role-round-trip", auth_role_round_trip),
+	    T("auth-mount-delete-revokes", auth_mount_delete_revokes),
+	    T("auth-invalid-args", auth_invalid_args),
 	    T("reopen-persists", reopen_persists),
 	    T_DIR("migrate-empty-file", migrate_empty_file),
-	    T("migrate-old-schema", migrate_old_schema),
+	    T_DIR("migrate-old-schema", migrate_old_schema),
 	    T("future-schema-refused", future_schema_refused),
 	    T_DIR("foreign-db-refused", foreign_db_refused),
 	    T_DIR("open-missing-dir", open_missing_dir),
