@@ -17,7 +17,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -54,13 +57,15 @@ struct kw_audit_log {
 	uint64_t sync_gen;  /* rounds of group commit started */
 	uint64_t sync_upto; /* entries the running round covers */
 	uint64_t wanted;    /* entries some caller waits to see durable */
-	/* Waiters of round g sleep on batch_cv[g % 2], so a finished round
-	 * wakes only its own callers, not the next round's (see log_sync_wait). */
-	pthread_cond_t batch_cv[2];
+	/* Waiters of round g sleep on round_word[g % 2] (a futex), without mu:
+	 * a finished round wakes only its own callers, and they return without
+	 * queueing for mu again (see sync_request). durable and failed are
+	 * written under mu with atomic stores and read atomically by them. */
+	uint32_t round_word[2];
 	pthread_t syncer; /* runs the rounds (syncer_main) */
 	bool syncer_running, syncer_idle, syncer_stop;
 	pthread_cond_t work_cv; /* the syncer waits here for work */
-	int failed;             /* sticky KW_ERR_IO */
+	int failed;             /* sticky KW_ERR_IO; see round_word */
 	struct kw_buf scratch;
 	uint64_t syncs;
 	enum audit_fault fault;
@@ -103,14 +108,33 @@ static bool fault_hit(struct kw_audit_log *l, enum audit_fault what)
 
 /* Enter the failed state. Linux may drop dirty pages after a failed
  * fdatasync, so a retry that succeeds proves nothing: never recover. */
+/* Under mu: wake the waiters of round words `which` (bit 0: word 0, bit 1:
+ * word 1), and anyone waiting on cv for a round to end. */
+static void round_wake(struct kw_audit_log *l, unsigned which)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		if (!(which & (1u << i)))
+			continue;
+		__atomic_fetch_add(&l->round_word[i], 1, __ATOMIC_RELEASE);
+		(void)syscall(SYS_futex, &l->round_word[i], FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
+		              0);
+	}
+	pthread_cond_broadcast(&l->cv);
+}
+
+/* Under mu: entries [0, upto) are on disk. */
+static void durable_set(struct kw_audit_log *l, uint64_t upto)
+{
+	if (upto > l->durable)
+		__atomic_store_n(&l->durable, upto, __ATOMIC_RELEASE);
+}
+
 static int log_fail(struct kw_audit_log *l, const char *what)
 {
 	if (l->failed == 0)
 		kw_error("audit: %s failed (%s); refusing further entries", what, strerror(errno));
-	l->failed = KW_ERR_IO;
-	pthread_cond_broadcast(&l->cv);
-	pthread_cond_broadcast(&l->batch_cv[0]);
-	pthread_cond_broadcast(&l->batch_cv[1]);
+	__atomic_store_n(&l->failed, KW_ERR_IO, __ATOMIC_RELEASE);
+	round_wake(l, 3);
 	return KW_ERR_IO;
 }
 
@@ -597,8 +621,6 @@ int kw_audit_log_open(const char *dir, const struct kw_audit_log_opts *o, struct
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->cp_mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
-	pthread_cond_init(&l->batch_cv[0], NULL);
-	pthread_cond_init(&l->batch_cv[1], NULL);
 	pthread_cond_init(&l->work_cv, NULL);
 	kw_buf_init(&l->scratch);
 	l->dirfd = l->seg_fd = l->tree_fd = l->off_fd = l->cp_fd = -1;
@@ -692,7 +714,8 @@ static int rotate(struct kw_audit_log *l)
 		return log_fail(l, "syncing a full segment");
 	close(l->seg_fd);
 	l->seg_fd = -1;
-	l->durable = l->size;
+	durable_set(l, l->size);
+	round_wake(l, 3); /* whatever round they waited for, they are done */
 	if (seg_create(l, l->size) != 0)
 		return log_fail(l, "creating a segment");
 	return 0;
@@ -782,8 +805,10 @@ int kw_audit_log_append(struct kw_audit_log *l, const struct kw_audit_entry *e, 
  * Why a thread of its own rather than the first waiter leading: a finished
  * round starts the next without handing over to another thread, and on a
  * busy machine that hand-over (a wake-up) took as long as the sync. Rounds
- * alternate between two condition variables so a finished round wakes only
- * its own callers, not the next round's only to sleep again.
+ * alternate between two futex words so a finished round wakes only its own
+ * callers, and they wait without mu: a condition variable would make every
+ * woken caller queue for mu again, a convoy that showed in profiles as the
+ * commit path's largest cost after the sync itself.
  */
 static void *syncer_main(void *arg)
 {
@@ -820,57 +845,81 @@ static void *syncer_main(void *arg)
 			(void)log_fail(l, "fdatasync of the audit segment");
 			break;
 		}
-		if (upto > l->durable)
-			l->durable = upto;
-		pthread_cond_broadcast(&l->batch_cv[gen % 2]);
-		pthread_cond_broadcast(&l->cv); /* rotation and close wait for no round */
+		durable_set(l, upto);
+		round_wake(l, 1u << (gen % 2));
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
 }
 
-/* Wait, under mu, until entries [0, target) are durable. */
-static int log_sync_wait(struct kw_audit_log *l, uint64_t target)
+/*
+ * Under mu: ask for entries [0, target) to be made durable. 0 with
+ * *word = -1 if they are already; 0 with *word = the round word to wait on
+ * (wait_durable, after dropping mu); or the log's error.
+ */
+static int sync_request(struct kw_audit_log *l, uint64_t target, int *word)
 {
+	uint64_t gen;
+
+	*word = -1;
+	if (l->failed)
+		return l->failed;
+	if (l->durable >= target)
+		return 0;
+	if (!l->syncer_running || l->syncer_stop)
+		return KW_ERR_UNAVAILABLE;
 	if (target > l->wanted)
 		l->wanted = target;
-	while (l->durable < target) {
-		uint64_t gen;
-
-		if (l->failed)
-			return l->failed;
-		if (!l->syncer_running || l->syncer_stop)
-			return KW_ERR_UNAVAILABLE;
-		if (l->syncer_idle)
-			pthread_cond_signal(&l->work_cv);
-		gen = l->syncing && target <= l->sync_upto ? l->sync_gen : l->sync_gen + 1;
-		pthread_cond_wait(&l->batch_cv[gen % 2], &l->mu);
-	}
+	if (l->syncer_idle)
+		pthread_cond_signal(&l->work_cv);
+	gen = l->syncing && target <= l->sync_upto ? l->sync_gen : l->sync_gen + 1;
+	*word = (int)(gen % 2);
 	return 0;
+}
+
+/* Without mu: wait until [0, target) is durable or the log has failed. */
+static int wait_durable(struct kw_audit_log *l, uint64_t target, int word)
+{
+	uint32_t *w = &l->round_word[word];
+
+	for (;;) {
+		uint32_t seen = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+		int failed;
+
+		if (__atomic_load_n(&l->durable, __ATOMIC_ACQUIRE) >= target)
+			return 0;
+		if ((failed = __atomic_load_n(&l->failed, __ATOMIC_ACQUIRE)) != 0)
+			return failed;
+		(void)syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+	}
 }
 
 int kw_audit_log_sync(struct kw_audit_log *l)
 {
-	int rc;
+	uint64_t target;
+	int rc, word = -1;
 
 	pthread_mutex_lock(&l->mu);
-	rc = l->read_only ? 0 : log_sync_wait(l, l->size);
-	if (rc == 0 && l->failed)
-		rc = l->failed;
+	target = l->size;
+	rc = l->read_only ? 0 : sync_request(l, target, &word);
 	pthread_mutex_unlock(&l->mu);
+	if (rc == 0 && word >= 0)
+		rc = wait_durable(l, target, word);
 	return rc;
 }
 
 int kw_audit_log_commit(struct kw_audit_log *l, const struct kw_audit_entry *e, uint64_t *index)
 {
 	uint64_t i;
-	int rc;
+	int rc, word = -1;
 
 	pthread_mutex_lock(&l->mu);
 	rc = append_locked(l, e, &i);
 	if (rc == 0)
-		rc = log_sync_wait(l, i + 1);
+		rc = sync_request(l, i + 1, &word);
 	pthread_mutex_unlock(&l->mu);
+	if (rc == 0 && word >= 0)
+		rc = wait_durable(l, i + 1, word);
 	if (rc == 0 && index)
 		*index = i;
 	return rc;
@@ -914,8 +963,6 @@ int kw_audit_log_close(struct kw_audit_log *l)
 	free(l->off_mem);
 	free(l->cp_note);
 	pthread_cond_destroy(&l->cv);
-	pthread_cond_destroy(&l->batch_cv[0]);
-	pthread_cond_destroy(&l->batch_cv[1]);
 	pthread_cond_destroy(&l->work_cv);
 	pthread_mutex_destroy(&l->mu);
 	pthread_mutex_destroy(&l->cp_mu);
