@@ -84,3 +84,8 @@ int kw_client_policy_list(struct kw_client *c, json_t **names)
 {
 	return client_list(c, "sys/policies/acl", names);
 }
+
+int kw_client_token_lookup_self(struct kw_client *c, json_t **data)
+{
+	return client_do(c, "GET", "auth/token/lookup-self", NULL, CLIENT_TAKE_DATA, true, data);
+}

@@ -117,3 +117,25 @@ int client_abort(struct kw_client *c, json_t *body, int r)
 	}
 	return r;
 }
+
+int kw_client_vault_decode(const char *s, uint32_t *version, uint8_t **out, size_t *outlen)
+{
+	const char *p;
+	char *end = NULL;
+	unsigned long v;
+
+	/* "vault:v<N>:<base64>", Vault's framing of ciphertexts, signatures and MACs. */
+	if (s == NULL || strncmp(s, "vault:v", 7) != 0)
+		return KW_ERR_INVALID;
+	p = s + 7;
+	if (*p < '1' || *p > '9')
+		return KW_ERR_INVALID;
+	v = strtoul(p, &end, 10);
+	if (end == NULL || *end != ':' || v > UINT32_MAX)
+		return KW_ERR_INVALID;
+	if (kw_base64_decode(end + 1, strlen(end + 1), out, outlen) != 0)
+		return KW_ERR_BASE64;
+	if (version != NULL)
+		*version = (uint32_t)v;
+	return 0;
+}

@@ -244,4 +244,20 @@ int kw_client_audit_time_parse(const char *s, uint64_t *us) KW_MUST_CHECK;
 /* Unix microseconds as "2026-11-28T14:00:00.000000Z" (buf >= 32 bytes). */
 void kw_client_audit_time_format(uint64_t us, char *buf, size_t len);
 
+/*
+ * Additions for the PKCS#11 module. sign_pss signs a digest (prehashed) with
+ * RSA-PSS and an explicit salt length, as CK_RSA_PKCS_PSS_PARAMS give it.
+ * random returns n (1..KW_CLIENT_RANDOM_MAX) bytes from the server's
+ * generator in malloc'd memory. token_lookup_self checks the handle's token
+ * (KW_ERR_AUTH when it is bad) and returns its "data". vault_decode splits
+ * "vault:vN:base64" into N and the decoded bytes (wipe them before free).
+ */
+#define KW_CLIENT_RANDOM_MAX 131072
+int kw_client_sign_pss(struct kw_client *c, const char *name, const uint8_t *digest, size_t len,
+                       const char *hash, unsigned salt_length, json_t **data) KW_MUST_CHECK;
+int kw_client_random(struct kw_client *c, size_t n, uint8_t **out) KW_MUST_CHECK;
+int kw_client_token_lookup_self(struct kw_client *c, json_t **data) KW_MUST_CHECK;
+int kw_client_vault_decode(const char *s, uint32_t *version, uint8_t **out,
+                           size_t *outlen) KW_MUST_CHECK;
+
 #endif

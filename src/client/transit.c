@@ -130,3 +130,53 @@ int kw_client_hmac(struct kw_client *c, const char *name, const uint8_t *in, siz
 		return client_abort(c, body, r);
 	return transit_call(c, "transit/hmac/", name, body, data);
 }
+
+int kw_client_sign_pss(struct kw_client *c, const char *name, const uint8_t *digest, size_t len,
+                       const char *hash, unsigned salt_length, json_t **data)
+{
+	struct kw_client_sign_opts o = {
+	    .hash = hash, .signature_algorithm = "pss", .prehashed = true};
+	json_t *body = json_object();
+	int r;
+
+	if (body == NULL)
+		return client_abort(c, NULL, KW_ERR_NOMEM);
+	if ((r = client_json_set_b64(body, "input", digest, len)) != 0 ||
+	    (r = sign_opts_set(c, body, &o)) != 0 ||
+	    (r = client_json_set(body, "salt_length", json_integer(salt_length))) != 0)
+		return client_abort(c, body, r);
+	return transit_call(c, "transit/sign/", name, body, data);
+}
+
+int kw_client_random(struct kw_client *c, size_t n, uint8_t **out)
+{
+	json_t *body = json_object();
+	json_t *data = NULL;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int r;
+
+	if (body == NULL)
+		return client_abort(c, NULL, KW_ERR_NOMEM);
+	if (n == 0 || n > KW_CLIENT_RANDOM_MAX)
+		return client_abort(c, body, KW_ERR_INVALID);
+	if ((r = client_json_set(body, "bytes", json_integer((json_int_t)n))) != 0)
+		return client_abort(c, body, r);
+	if ((r = client_do(c, "POST", "transit/random", body, CLIENT_TAKE_DATA, true, &data)) != 0)
+		return r;
+	if ((r = kw_client_json_bytes(data, "random_bytes", &bytes, &len)) != 0)
+		goto out;
+	if (len != n) {
+		r = KW_ERR_INVALID;
+		goto out;
+	}
+	*out = bytes;
+	bytes = NULL;
+out:
+	if (bytes != NULL) {
+		kw_wipe(bytes, len);
+		free(bytes);
+	}
+	kw_client_json_free(data);
+	return r;
+}

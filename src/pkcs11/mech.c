@@ -1,0 +1,102 @@
+/*
+ * mech.c: the mechanisms this module offers, as one table — what
+ * C_GetMechanismList and C_GetMechanismInfo report and what every *Init
+ * looks up. A mechanism is listed only for the functions the server (or, for
+ * public-key operations, OpenSSL here) can really perform. Phase 2 adds rows
+ * as the server grows: CKM_RSA_PKCS on any input and CKM_RSA_PKCS_OAEP
+ * decrypt, CKM_ECDH1_DERIVE, the AES modes and key wraps.
+ */
+#include <string.h>
+
+#include "pkcs11_int.h"
+
+#define SV       (CKF_SIGN | CKF_VERIFY)
+#define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
+
+static const struct p11_mech mechs[] = {
+    {CKM_EC_KEY_PAIR_GEN,
+     {256, 521, CKF_GENERATE_KEY_PAIR | EC_FLAGS},
+     CKK_EC,
+     NULL,
+     NULL,
+     false,
+     false},
+    {CKM_EC_EDWARDS_KEY_PAIR_GEN,
+     {255, 255, CKF_GENERATE_KEY_PAIR},
+     CKK_EC_EDWARDS,
+     NULL,
+     NULL,
+     false,
+     false},
+    {CKM_RSA_PKCS_KEY_PAIR_GEN,
+     {2048, 4096, CKF_GENERATE_KEY_PAIR},
+     CKK_RSA,
+     NULL,
+     NULL,
+     false,
+     false},
+    {CKM_AES_KEY_GEN, {16, 32, CKF_GENERATE}, CKK_AES, NULL, NULL, false, false},
+    {CKM_GENERIC_SECRET_KEY_GEN,
+     {32, 32, CKF_GENERATE},
+     CKK_GENERIC_SECRET,
+     NULL,
+     NULL,
+     false,
+     false},
+
+    {CKM_ECDSA, {256, 521, SV | EC_FLAGS}, CKK_EC, NULL, NULL, true, false},
+    {CKM_ECDSA_SHA256, {256, 521, SV | EC_FLAGS}, CKK_EC, "sha2-256", EVP_sha256, false, false},
+    {CKM_ECDSA_SHA384, {256, 521, SV | EC_FLAGS}, CKK_EC, "sha2-384", EVP_sha384, false, false},
+    {CKM_ECDSA_SHA512, {256, 521, SV | EC_FLAGS}, CKK_EC, "sha2-512", EVP_sha512, false, false},
+    {CKM_EDDSA, {255, 255, SV}, CKK_EC_EDWARDS, NULL, NULL, false, false},
+
+    /* The input is a DigestInfo; see sign.c for which ones. */
+    {CKM_RSA_PKCS, {2048, 4096, SV}, CKK_RSA, NULL, NULL, true, false},
+    {CKM_SHA256_RSA_PKCS, {2048, 4096, SV}, CKK_RSA, "sha2-256", EVP_sha256, false, false},
+    {CKM_SHA384_RSA_PKCS, {2048, 4096, SV}, CKK_RSA, "sha2-384", EVP_sha384, false, false},
+    {CKM_SHA512_RSA_PKCS, {2048, 4096, SV}, CKK_RSA, "sha2-512", EVP_sha512, false, false},
+    {CKM_RSA_PKCS_PSS, {2048, 4096, SV}, CKK_RSA, NULL, NULL, true, true},
+    {CKM_SHA256_RSA_PKCS_PSS, {2048, 4096, SV}, CKK_RSA, "sha2-256", EVP_sha256, false, true},
+    {CKM_SHA384_RSA_PKCS_PSS, {2048, 4096, SV}, CKK_RSA, "sha2-384", EVP_sha384, false, true},
+    {CKM_SHA512_RSA_PKCS_PSS, {2048, 4096, SV}, CKK_RSA, "sha2-512", EVP_sha512, false, true},
+    /* Encryption with the public key, here; decryption waits for the server. */
+    {CKM_RSA_PKCS_OAEP, {2048, 4096, CKF_ENCRYPT}, CKK_RSA, NULL, NULL, false, false},
+
+    /* HMAC lengths in bytes of key, as v2.40 4.x general-length MACs. */
+    {CKM_SHA256_HMAC, {32, 32, SV}, CKK_GENERIC_SECRET, "sha2-256", EVP_sha256, false, false},
+    {CKM_SHA384_HMAC, {32, 32, SV}, CKK_GENERIC_SECRET, "sha2-384", EVP_sha384, false, false},
+    {CKM_SHA512_HMAC, {32, 32, SV}, CKK_GENERIC_SECRET, "sha2-512", EVP_sha512, false, false},
+
+    {CKM_SHA256, {0, 0, CKF_DIGEST}, CKK_VENDOR_DEFINED, "sha2-256", EVP_sha256, false, false},
+    {CKM_SHA384, {0, 0, CKF_DIGEST}, CKK_VENDOR_DEFINED, "sha2-384", EVP_sha384, false, false},
+    {CKM_SHA512, {0, 0, CKF_DIGEST}, CKK_VENDOR_DEFINED, "sha2-512", EVP_sha512, false, false},
+};
+
+const struct p11_mech *p11_mech_find(CK_MECHANISM_TYPE type)
+{
+	for (size_t i = 0; i < KW_ARRAY_LEN(mechs); i++)
+		if (mechs[i].type == type)
+			return &mechs[i];
+	return NULL;
+}
+
+size_t p11_mech_count(void)
+{
+	return KW_ARRAY_LEN(mechs);
+}
+
+const struct p11_mech *p11_mech_at(size_t i)
+{
+	return &mechs[i];
+}
+
+const EVP_MD *p11_md_from_ckm(CK_MECHANISM_TYPE hash, const char **transit)
+{
+	const struct p11_mech *m = p11_mech_find(hash);
+
+	if (m == NULL || !(m->info.flags & CKF_DIGEST))
+		return NULL;
+	if (transit != NULL)
+		*transit = m->hash;
+	return m->md();
+}
