@@ -89,3 +89,25 @@ int kw_client_token_lookup_self(struct kw_client *c, json_t **data)
 {
 	return client_do(c, "GET", "auth/token/lookup-self", NULL, CLIENT_TAKE_DATA, true, data);
 }
+
+int kw_client_jwt_login(struct kw_client *c, const char *mount, const char *role, const char *jwt,
+                        json_t **auth)
+{
+	json_t *body = json_object();
+	char *path = NULL;
+	int r;
+
+	/* The body carries the credential: client_do wipes it on release. */
+	if (body == NULL)
+		return client_abort(c, NULL, KW_ERR_NOMEM);
+	if ((r = client_name_path(c, "auth/", mount, "/login", &path)) != 0 ||
+	    (r = client_json_set_str(c, body, "role", role)) != 0 ||
+	    (r = client_json_set_str(c, body, "jwt", jwt)) != 0) {
+		kw_client_json_free(body);
+		goto out;
+	}
+	r = client_do(c, "POST", path, body, CLIENT_TAKE_AUTH, true, auth);
+out:
+	free(path);
+	return r;
+}

@@ -260,4 +260,13 @@ int kw_client_token_lookup_self(struct kw_client *c, json_t **data) KW_MUST_CHEC
 int kw_client_vault_decode(const char *s, uint32_t *version, uint8_t **out,
                            size_t *outlen) KW_MUST_CHECK;
 
+/*
+ * Log in with a JWT at a kubernetes or jwt auth mount: POST
+ * auth/<mount>/login {role, jwt}, sent without a token. The reply is the
+ * "auth" object (client_token is secret; lease_duration in seconds). The JWT
+ * is a credential: the request body is wiped, and nothing here keeps it.
+ */
+int kw_client_jwt_login(struct kw_client *c, const char *mount, const char *role, const char *jwt,
+                        json_t **auth) KW_MUST_CHECK;
+
 #endif

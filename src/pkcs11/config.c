@@ -10,13 +10,20 @@
  *   client_cert = /etc/keyward/client.pem   # mTLS, with client_key
  *   client_key  = /etc/keyward/client.key
  *   token_file  = /run/secrets/keyward-token  # read at each C_Login
+ *   kubernetes_role = payments                 # auto-login (auth.c)
+ *   kubernetes_mount = kubernetes
+ *   service_account_token_file = /var/run/secrets/kubernetes.io/serviceaccount/token
  *
  * Lines before the first section belong to the first server. Then the
  * environment (KEYWARD_ADDR, KEYWARD_CACERT, KEYWARD_CLIENT_CERT/KEY,
- * KEYWARD_TOKEN, KEYWARD_TOKEN_FILE; VAULT_* as fallback) overrides the first
- * server. With neither, one slot talks to KW_CLIENT_DEFAULT_ADDR. Tokens are
- * never accepted in the file itself (files get copied around); a token from
- * the environment or token_file is secret and wiped on cleanup.
+ * KEYWARD_TOKEN, KEYWARD_TOKEN_FILE, KEYWARD_KUBERNETES_ROLE,
+ * KEYWARD_KUBERNETES_MOUNT, KEYWARD_SERVICE_ACCOUNT_TOKEN_FILE; VAULT_* as
+ * fallback for the client settings) overrides the first server. With
+ * neither, one slot talks to KW_CLIENT_DEFAULT_ADDR. Tokens are never
+ * accepted in the file itself (files get copied around); a token from the
+ * environment or token_file is secret and wiped on cleanup. A kubernetes
+ * mount and the service-account token file get their defaults when a role
+ * is set.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -50,6 +57,9 @@ void p11_conf_cleanup(struct p11_conf *c)
 		str_purge(&s->client_cert, false);
 		str_purge(&s->client_key, false);
 		str_purge(&s->token_file, false);
+		str_purge(&s->k8s_role, false);
+		str_purge(&s->k8s_mount, false);
+		str_purge(&s->sa_token_file, false);
 		str_purge(&s->token, true);
 	}
 	c->nservers = 0;
@@ -78,6 +88,9 @@ static char **server_field(struct p11_server *s, const char *key, size_t len)
 	    {"client_cert", offsetof(struct p11_server, client_cert)},
 	    {"client_key", offsetof(struct p11_server, client_key)},
 	    {"token_file", offsetof(struct p11_server, token_file)},
+	    {"kubernetes_role", offsetof(struct p11_server, k8s_role)},
+	    {"kubernetes_mount", offsetof(struct p11_server, k8s_mount)},
+	    {"service_account_token_file", offsetof(struct p11_server, sa_token_file)},
 	};
 
 	for (size_t i = 0; i < KW_ARRAY_LEN(fields); i++)
@@ -125,6 +138,37 @@ static int conf_line(const char *b, const char *e, struct p11_conf *out)
 	return str_set(field, vb, (size_t)(ve - vb));
 }
 
+/* An auth mount is one path segment of 1 to 64 [A-Za-z0-9_-] (docs/api.md). */
+static bool mount_valid(const char *m)
+{
+	size_t n = strlen(m);
+
+	if (n == 0 || n > P11_MOUNT_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)m[i]) && m[i] != '_' && m[i] != '-')
+			return false;
+	return true;
+}
+
+/* Defaults and checks once file and environment are in. */
+static int server_finish(struct p11_server *s)
+{
+	if (s->label != NULL && strlen(s->label) > P11_LABEL_BYTES)
+		return KW_ERR_CONFIG;
+	if (s->k8s_role == NULL)
+		return 0;
+	if (strlen(s->k8s_role) > KW_CLIENT_NAME_MAX)
+		return KW_ERR_CONFIG;
+	if (s->k8s_mount == NULL &&
+	    str_set(&s->k8s_mount, P11_K8S_MOUNT, strlen(P11_K8S_MOUNT)) != 0)
+		return KW_ERR_NOMEM;
+	if (s->sa_token_file == NULL &&
+	    str_set(&s->sa_token_file, P11_SA_TOKEN_FILE, strlen(P11_SA_TOKEN_FILE)) != 0)
+		return KW_ERR_NOMEM;
+	return mount_valid(s->k8s_mount) ? 0 : KW_ERR_CONFIG;
+}
+
 int p11_conf_parse(const char *text, struct p11_conf *out)
 {
 	const char *p = text;
@@ -137,12 +181,8 @@ int p11_conf_parse(const char *text, struct p11_conf *out)
 		r = conf_line(p, e, out);
 		p = nl ? nl + 1 : e;
 	}
-	for (size_t i = 0; r == 0 && i < out->nservers; i++) {
-		const char *l = out->servers[i].label;
-
-		if (l != NULL && strlen(l) > P11_LABEL_BYTES)
-			r = KW_ERR_CONFIG;
-	}
+	for (size_t i = 0; r == 0 && i < out->nservers; i++)
+		r = server_finish(&out->servers[i]);
 	return r;
 }
 
@@ -176,6 +216,16 @@ out:
 	return r;
 }
 
+/* One KEYWARD_* variable over a field; empty counts as unset. */
+static int env_field(char **dst, const char *var)
+{
+	const char *v = getenv(var);
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	return str_set(dst, v, strlen(v));
+}
+
 static int env_override(struct p11_server *s)
 {
 	struct kw_client_opts o = {0};
@@ -183,6 +233,10 @@ static int env_override(struct p11_server *s)
 	int r;
 
 	if ((r = kw_client_opts_from_env(&o)) != 0)
+		return r;
+	if ((r = env_field(&s->k8s_role, "KEYWARD_KUBERNETES_ROLE")) != 0 ||
+	    (r = env_field(&s->k8s_mount, "KEYWARD_KUBERNETES_MOUNT")) != 0 ||
+	    (r = env_field(&s->sa_token_file, "KEYWARD_SERVICE_ACCOUNT_TOKEN_FILE")) != 0)
 		return r;
 	if (o.address != NULL && (r = str_set(&s->address, o.address, strlen(o.address))) != 0)
 		return r;
@@ -223,6 +277,8 @@ int p11_conf_load(struct p11_conf *out)
 		out->nservers = 1;
 	if (r == 0)
 		r = env_override(&out->servers[0]);
+	if (r == 0)
+		r = server_finish(&out->servers[0]);
 	for (size_t i = 0; r == 0 && i < out->nservers; i++)
 		if (out->servers[i].label == NULL &&
 		    (out->servers[i].label = strdup(P11_DEFAULT_LABEL)) == NULL)
@@ -234,29 +290,10 @@ int p11_conf_load(struct p11_conf *out)
 
 bool p11_server_auto_login(const struct p11_server *s)
 {
-	return s->token != NULL || s->token_file != NULL;
+	return s->token != NULL || s->token_file != NULL || s->k8s_role != NULL;
 }
 
-int p11_server_token(const struct p11_server *s, char **out)
+int p11_file_read(const char *path, size_t max, char **out)
 {
-	char *t = NULL;
-	size_t n;
-	int r;
-
-	if (s->token_file != NULL) {
-		/* Re-read each time: rotated tokens replace the file. */
-		if ((r = file_read(s->token_file, KW_CLIENT_TOKEN_MAX + 2, false, &t)) != 0)
-			return r;
-		n = strlen(t);
-		while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r'))
-			t[--n] = '\0';
-		*out = t;
-		return 0;
-	}
-	if (s->token == NULL)
-		return KW_ERR_NOT_FOUND;
-	if ((t = strdup(s->token)) == NULL)
-		return KW_ERR_NOMEM;
-	*out = t;
-	return 0;
+	return file_read(path, max, false, out);
 }

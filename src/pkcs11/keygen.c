@@ -194,10 +194,15 @@ static CK_RV gen_create(struct p11_session *s, const char *name, const struct p1
 	CK_RV rv;
 	int r;
 
-	if ((rv = p11_client_take(s->slot, &pc)) != CKR_OK)
-		return rv;
 	/* Creating an existing key is a no-op for transit; PKCS#11 wants new. */
-	r = kw_client_key_read(pc.c, name, &info);
+	for (int attempt = 0;; attempt++) {
+		if ((rv = p11_client_take(s->slot, &pc)) != CKR_OK)
+			return rv;
+		r = kw_client_key_read(pc.c, name, &info);
+		if (r != KW_ERR_AUTH || attempt > 0 || !p11_client_renew(s->slot, &pc, r))
+			break;
+		p11_client_put(s->slot, &pc, false);
+	}
 	if (r == 0) {
 		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		goto out;
@@ -387,7 +392,15 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR RandomData, CK_UL
 
 		if (n > KW_CLIENT_RANDOM_MAX)
 			n = KW_CLIENT_RANDOM_MAX;
-		if ((r = kw_client_random(pc.c, n, &b)) != 0) {
+		r = kw_client_random(pc.c, n, &b);
+		if (r != 0 && p11_client_renew(s->slot, &pc, r)) {
+			/* Renewed after the server refused the token: a fresh handle. */
+			p11_client_put(s->slot, &pc, false);
+			if ((rv = p11_client_take(s->slot, &pc)) != CKR_OK)
+				goto out;
+			r = kw_client_random(pc.c, n, &b);
+		}
+		if (r != 0) {
 			rv = p11_rv(r);
 			break;
 		}

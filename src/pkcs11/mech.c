@@ -10,34 +10,36 @@
 
 #include "pkcs11_int.h"
 
-#define SV       (CKF_SIGN | CKF_VERIFY)
+/* CKF_HW: the operation runs in keywardd, not in this library. Tools such as
+ * pkcs11-tool --test look for it before they try a signing mechanism. */
+#define SV       (CKF_HW | CKF_SIGN | CKF_VERIFY)
 #define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
 
 static const struct p11_mech mechs[] = {
     {CKM_EC_KEY_PAIR_GEN,
-     {256, 521, CKF_GENERATE_KEY_PAIR | EC_FLAGS},
+     {256, 521, CKF_HW | CKF_GENERATE_KEY_PAIR | EC_FLAGS},
      CKK_EC,
      NULL,
      NULL,
      false,
      false},
     {CKM_EC_EDWARDS_KEY_PAIR_GEN,
-     {255, 255, CKF_GENERATE_KEY_PAIR},
+     {255, 255, CKF_HW | CKF_GENERATE_KEY_PAIR},
      CKK_EC_EDWARDS,
      NULL,
      NULL,
      false,
      false},
     {CKM_RSA_PKCS_KEY_PAIR_GEN,
-     {2048, 4096, CKF_GENERATE_KEY_PAIR},
+     {2048, 4096, CKF_HW | CKF_GENERATE_KEY_PAIR},
      CKK_RSA,
      NULL,
      NULL,
      false,
      false},
-    {CKM_AES_KEY_GEN, {16, 32, CKF_GENERATE}, CKK_AES, NULL, NULL, false, false},
+    {CKM_AES_KEY_GEN, {16, 32, CKF_HW | CKF_GENERATE}, CKK_AES, NULL, NULL, false, false},
     {CKM_GENERIC_SECRET_KEY_GEN,
-     {32, 32, CKF_GENERATE},
+     {32, 32, CKF_HW | CKF_GENERATE},
      CKK_GENERIC_SECRET,
      NULL,
      NULL,

@@ -732,9 +732,15 @@ CK_RV p11_objects_refresh(CK_SLOT_ID slot)
 	CK_RV rv;
 	int r;
 
-	if ((rv = p11_client_take(slot, &pc)) != CKR_OK)
-		return rv;
-	if ((r = kw_client_key_list(pc.c, &names)) != 0) {
+	for (int attempt = 0;; attempt++) {
+		if ((rv = p11_client_take(slot, &pc)) != CKR_OK)
+			return rv;
+		r = kw_client_key_list(pc.c, &names);
+		if (r == 0 || attempt > 0 || !p11_client_renew(slot, &pc, r))
+			break;
+		p11_client_put(slot, &pc, false);
+	}
+	if (r != 0) {
 		p11_debug("key list failed (%s)", kw_client_error_code(pc.c));
 		rv = p11_rv(r);
 		goto out;
@@ -863,9 +869,14 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 		rv = CKR_ACTION_PROHIBITED;
 		goto out;
 	}
-	if ((rv = p11_client_take(s->slot, &pc)) != CKR_OK)
-		goto out;
-	r = kw_client_key_delete(pc.c, k->name);
+	for (int attempt = 0;; attempt++) {
+		if ((rv = p11_client_take(s->slot, &pc)) != CKR_OK)
+			goto out;
+		r = kw_client_key_delete(pc.c, k->name);
+		if (r == 0 || attempt > 0 || !p11_client_renew(s->slot, &pc, r))
+			break;
+		p11_client_put(s->slot, &pc, false);
+	}
 	if (r == KW_ERR_DELETE_DENIED)
 		rv = CKR_ACTION_PROHIBITED;
 	else if (r != 0)

@@ -3,7 +3,10 @@
  * It runs inside the application's process and never aborts or exits there.
  * Keys stay in keywardd: the module holds only names, public keys and the
  * caller's token (the PIN), which is secret — kept in one allocation per slot,
- * wiped on logout and finalize, never logged.
+ * wiped on logout and finalize, never logged. With automatic login (an empty
+ * PIN: a Kubernetes service-account token exchanged at the kubernetes auth
+ * method, or a configured token) the module keeps the login alive itself
+ * (auth.c, slots.c).
  *
  * State (struct p11_state, one per process): the configured slots, each with
  * its base client handle, a small pool of idle handles and its login; a table
@@ -32,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
@@ -50,6 +54,12 @@
 #define P11_DEFAULT_LABEL   "keyward"
 #define P11_LIB_DESCRIPTION "keyward PKCS#11 module"
 #define P11_MANUFACTURER    "keyward"
+#define P11_K8S_MOUNT       "kubernetes"
+#define P11_SA_TOKEN_FILE   "/var/run/secrets/kubernetes.io/serviceaccount/token"
+#define P11_MOUNT_MAX       64
+#define P11_JWT_MAX         (16u << 10) /* a projected token is ~1 KiB */
+#define P11_RENEW_MIN_MS    1000        /* never log in again by the clock more often */
+#define P11_RETRY_MS        5000        /* after a failed renewal, before the next try */
 
 /* v3.0's interface discovery; Debian 12's p11-kit header predates it. */
 #ifndef CKF_INTERFACE_FORK_SAFE
@@ -78,7 +88,10 @@ struct p11_server {
 	char *client_cert;
 	char *client_key;
 	char *token;      /* secret: configured token (file or env) */
-	char *token_file; /* re-read at each C_Login */
+	char *token_file; /* re-read at each C_Login and when it changes */
+	char *k8s_role;   /* kubernetes auto-login (auth.c) when set */
+	char *k8s_mount;
+	char *sa_token_file;
 };
 struct p11_conf {
 	struct p11_server servers[P11_SLOTS_MAX];
@@ -90,11 +103,39 @@ int p11_conf_load(struct p11_conf *out) KW_MUST_CHECK;
 /* Parse one file's text into out (exposed for the unit tests). */
 int p11_conf_parse(const char *text, struct p11_conf *out) KW_MUST_CHECK;
 void p11_conf_cleanup(struct p11_conf *c);
-/* The token to log in with when the PIN is empty: the configured token or
- * the token file's content, malloc'd (wipe before free); KW_ERR_NOT_FOUND if
- * none is configured. */
-int p11_server_token(const struct p11_server *s, char **out) KW_MUST_CHECK;
+/* Is a login with an empty PIN possible (auth.c does it)? */
 bool p11_server_auto_login(const struct p11_server *s);
+/* A whole small file, NUL-terminated, malloc'd (wipe before free). */
+int p11_file_read(const char *path, size_t max, char **out) KW_MUST_CHECK;
+
+/* ---- automatic login (auth.c) ---- */
+/* Which version of a credential file a login used: a replaced or rewritten
+ * file (kubelet swaps a symlink) has another stamp; the digest tells a real
+ * change from a touch. */
+struct p11_stamp {
+	bool set;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	uint8_t digest[32];
+};
+struct p11_login {
+	char *token;      /* secret */
+	int64_t renew_ms; /* monotonic time to log in again; 0: never by the clock */
+	struct p11_stamp stamp;
+};
+/* Log in with no PIN from what srv configures: the kubernetes method with
+ * the service-account token, else token_file, else KEYWARD_TOKEN. The
+ * server is asked only for kubernetes (the caller checks a plain token). */
+CK_RV p11_auth_login(struct kw_client *base, const struct p11_server *srv, struct p11_login *out);
+void p11_login_cleanup(struct p11_login *l);
+/* The credential file behind srv's automatic login; NULL if none. */
+const char *p11_auth_file(const struct p11_server *srv);
+/* Has the file at path changed since *st? true only when its content did;
+ * a new stamp for the same content is written to *st. */
+bool p11_auth_file_changed(const char *path, struct p11_stamp *st);
+int64_t p11_now_ms(void);
 
 /* ---- keys and objects (object.c) ---- */
 struct p11_ktype {
@@ -219,6 +260,14 @@ struct p11_slot {
 	unsigned gen;
 	bool logged_in;
 	unsigned nsessions;
+	/* An automatic login (empty PIN) is renewed by the module: before
+	 * renew_ms, when its file changes, or when the server calls the token
+	 * bad. login_lock lets one thread at a time do it. */
+	bool auto_login;
+	int64_t renew_ms;
+	int64_t retry_ms;
+	struct p11_stamp stamp;
+	struct p11_lock *login_lock;
 };
 
 struct p11_state {
@@ -250,6 +299,11 @@ void p11_slots_close(struct p11_state *st);
  * Both take the module lock themselves. */
 CK_RV p11_client_take(CK_SLOT_ID id, struct p11_client *out);
 void p11_client_put(CK_SLOT_ID id, struct p11_client *pc, bool broken);
+/* After a request on pc failed with err: true when the server called the
+ * token bad and the slot's automatic login has been renewed since, so the
+ * caller may put pc back, take another handle and send the request once
+ * more (a refused request did nothing). */
+bool p11_client_renew(CK_SLOT_ID id, const struct p11_client *pc, int err);
 void p11_slot_logout(struct p11_slot *s); /* under the lock */
 void p11_fill_padded(CK_UTF8CHAR *dst, size_t len, const char *src);
 

@@ -9,7 +9,7 @@
  * multi-part input never crosses the network. ECDSA signatures come back as
  * DER (marshaling_algorithm asn1) and leave as PKCS#11's r || s (v2.40
  * 2.3.1). CKM_RSA_PKCS takes a DigestInfo; until the server signs raw
- * PKCS#1 blocks (phase 2), the DigestInfos of SHA-224/256/384/512 are
+ * PKCS#1 blocks (phase 2), the DigestInfos of SHA-1 and SHA-224/256/384/512 are
  * recognised and signed as their digest, which gives the same bytes, and
  * any other input is CKR_DATA_INVALID.
  *
@@ -26,13 +26,19 @@
 
 #include "pkcs11_int.h"
 
-/* DigestInfo prefixes of RFC 8017 9.2 note 1. */
+/* DigestInfo prefixes of RFC 8017 9.2 note 1. SHA-1 is there because TLS
+ * 1.0/1.1 peers, old CMS signers and pkcs11-tool --test still send it; the
+ * server signs it as any other prehashed digest. */
 static const struct {
 	const char *hash;
 	uint8_t prefix[19];
 	size_t prefix_len;
 	size_t digest_len;
 } digestinfos[] = {
+    {"sha1",
+     {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14},
+     15,
+     20},
     {"sha2-224",
      {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04,
       0x05, 0x00, 0x04, 0x1c},
@@ -304,15 +310,21 @@ static CK_RV server_sign(struct p11_op *op, CK_SLOT_ID slot, const uint8_t *in, 
 	default: /* Ed25519 signs the message itself. */
 		break;
 	}
-	if ((rv = p11_client_take(slot, &pc)) != CKR_OK)
-		return rv;
-	if (m->pss)
-		r = kw_client_sign_pss(pc.c, op->key->name, in, len, op->pss_hash,
-		                       (unsigned)op->salt, &data);
-	else if (field[0] == 'h')
-		r = kw_client_hmac(pc.c, op->key->name, in, len, &o, &data);
-	else
-		r = kw_client_sign(pc.c, op->key->name, in + off, len - off, &o, &data);
+	for (int attempt = 0;; attempt++) {
+		if ((rv = p11_client_take(slot, &pc)) != CKR_OK)
+			return rv;
+		if (m->pss)
+			r = kw_client_sign_pss(pc.c, op->key->name, in, len, op->pss_hash,
+			                       (unsigned)op->salt, &data);
+		else if (field[0] == 'h')
+			r = kw_client_hmac(pc.c, op->key->name, in, len, &o, &data);
+		else
+			r = kw_client_sign(pc.c, op->key->name, in + off, len - off, &o, &data);
+		/* A token refused as bad signed nothing: once more after renewal. */
+		if (r == 0 || attempt > 0 || !p11_client_renew(slot, &pc, r))
+			break;
+		p11_client_put(slot, &pc, false);
+	}
 	if (r != 0) {
 		p11_debug("sign with '%.64s' failed (%s)", op->key->name,
 		          kw_client_error_code(pc.c));

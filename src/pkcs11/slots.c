@@ -5,6 +5,12 @@
  * handles. The login is the slot's, shared by all the application's sessions
  * on it (v2.40 5.6); the token it carries is secret and lives in one
  * allocation, wiped when replaced.
+ *
+ * An automatic login (empty PIN, auth.c) is kept alive here: taking a client
+ * handle first renews it when its lease is two-thirds gone or its credential
+ * file has changed, and p11_client_renew() renews it when the server calls
+ * the token bad. Lock order: a session's lock, then the slot's login_lock,
+ * then the module lock; no network call runs under the module lock.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +51,8 @@ int p11_slots_open(struct p11_state *st)
 		if ((r = kw_client_new(&o, &st->slots[i].base)) != 0)
 			return r;
 		st->nslots = i + 1;
+		if ((r = p11_lock_new(&st->slots[i].login_lock)) != 0)
+			return r;
 	}
 	return 0;
 }
@@ -58,6 +66,7 @@ void p11_slots_close(struct p11_state *st)
 			kw_client_free(s->idle[j].c);
 		kw_client_free(s->base);
 		token_purge(&s->token);
+		p11_lock_free(s->login_lock);
 	}
 	st->nslots = 0;
 }
@@ -76,7 +85,103 @@ void p11_slot_logout(struct p11_slot *s)
 {
 	token_purge(&s->token);
 	s->logged_in = false;
+	s->auto_login = false;
+	s->renew_ms = s->retry_ms = 0;
+	memset(&s->stamp, 0, sizeof(s->stamp));
 	s->gen++;
+}
+
+/* Under the module lock: the new login takes over the slot. */
+static void slot_install(struct p11_slot *s, struct p11_login *l, bool automatic)
+{
+	token_purge(&s->token);
+	s->token = l->token;
+	l->token = NULL;
+	s->logged_in = true;
+	s->auto_login = automatic;
+	s->renew_ms = l->renew_ms;
+	s->retry_ms = 0;
+	s->stamp = l->stamp;
+	s->gen++;
+}
+
+/*
+ * Log the slot in again from its automatic credential, unless it is no
+ * longer the login of generation gen (another thread renewed it, or the
+ * application logged out). true when the slot now carries a newer token.
+ */
+static bool slot_relogin(CK_SLOT_ID id, unsigned gen)
+{
+	struct p11_slot *s = &p11->slots[id];
+	struct p11_login l = {0};
+	bool current, ok = false;
+	CK_RV rv;
+
+	p11_lock(s->login_lock);
+	if (p11_enter() != CKR_OK)
+		goto unlock;
+	current = s->logged_in && s->auto_login && s->gen == gen;
+	ok = s->logged_in && s->gen != gen;
+	p11_leave();
+	if (!current)
+		goto unlock;
+	rv = p11_auth_login(s->base, s->srv, &l);
+	if (p11_enter() != CKR_OK)
+		goto unlock;
+	if (rv == CKR_OK && s->logged_in && s->gen == gen) {
+		slot_install(s, &l, true);
+		ok = true;
+	} else if (rv != CKR_OK) {
+		/* Keep the old token; it may still work. Try again later. */
+		s->retry_ms = p11_now_ms() + P11_RETRY_MS;
+		p11_debug("automatic login renewal failed (0x%lx)", (unsigned long)rv);
+	}
+	p11_leave();
+unlock:
+	p11_unlock(s->login_lock);
+	p11_login_cleanup(&l);
+	return ok;
+}
+
+/* Before a request: renew an automatic login whose lease is mostly gone or
+ * whose credential file changed (kubelet's token rotation). */
+static void slot_refresh(CK_SLOT_ID id)
+{
+	struct p11_slot *s;
+	struct p11_stamp stamp;
+	const char *path = NULL;
+	int64_t now = p11_now_ms();
+	bool due = false;
+	unsigned gen;
+
+	if (p11_enter() != CKR_OK)
+		return;
+	s = &p11->slots[id];
+	if (s->logged_in && s->auto_login && now >= s->retry_ms) {
+		due = s->renew_ms != 0 && now >= s->renew_ms;
+		path = s->stamp.set ? p11_auth_file(s->srv) : NULL;
+	}
+	stamp = s->stamp;
+	gen = s->gen;
+	p11_leave();
+	/* The file is looked at without the module lock: a stat per request. */
+	if (!due && path != NULL) {
+		due = p11_auth_file_changed(path, &stamp);
+		if (!due && p11_enter() == CKR_OK) {
+			if (s->gen == gen)
+				s->stamp = stamp; /* touched, same content */
+			p11_leave();
+		}
+	}
+	if (due)
+		(void)slot_relogin(id, gen);
+}
+
+bool p11_client_renew(CK_SLOT_ID id, const struct p11_client *pc, int err)
+{
+	if (err != KW_ERR_AUTH)
+		return false;
+	return slot_relogin(id, pc->gen);
 }
 
 CK_RV p11_client_take(CK_SLOT_ID id, struct p11_client *out)
@@ -85,6 +190,7 @@ CK_RV p11_client_take(CK_SLOT_ID id, struct p11_client *out)
 	struct p11_client pc = {0};
 	CK_RV rv;
 
+	slot_refresh(id);
 	if ((rv = p11_enter()) != CKR_OK)
 		return rv;
 	s = &p11->slots[id];
@@ -277,29 +383,18 @@ out:
 	return rv;
 }
 
-/* The token to try: the PIN, or with an empty PIN the configured one. */
-static CK_RV login_token(const struct p11_server *srv, CK_UTF8CHAR_PTR pin, CK_ULONG len,
-                         char **out)
+/* The PIN as a token (a keyward token typed or passed by the caller). */
+static CK_RV pin_token(CK_UTF8CHAR_PTR pin, CK_ULONG len, struct p11_login *out)
 {
 	char *t;
-	int r;
 
-	if (pin == NULL || len == 0) {
-		r = p11_server_token(srv, &t);
-		if (r == KW_ERR_NOT_FOUND)
-			return CKR_PIN_INCORRECT;
-		if (r != 0)
-			return r == KW_ERR_NOMEM ? CKR_HOST_MEMORY : CKR_DEVICE_ERROR;
-		*out = t;
-		return CKR_OK;
-	}
 	if (len > KW_CLIENT_TOKEN_MAX)
 		return CKR_PIN_LEN_RANGE;
 	if ((t = malloc(len + 1)) == NULL)
 		return CKR_HOST_MEMORY;
 	memcpy(t, pin, len);
 	t[len] = '\0';
-	*out = t;
+	out->token = t;
 	return CKR_OK;
 }
 
@@ -330,20 +425,35 @@ out:
 	return rv;
 }
 
+/* The login to install: the PIN checked by the server, or with an empty PIN
+ * the automatic one (a kubernetes login is its own check). */
+static CK_RV login_get(struct p11_slot *slot, CK_UTF8CHAR_PTR pin, CK_ULONG len, bool automatic,
+                       struct p11_login *out)
+{
+	CK_RV rv;
+
+	if (automatic)
+		rv = p11_auth_login(slot->base, slot->srv, out);
+	else
+		rv = pin_token(pin, len, out);
+	if (rv == CKR_OK && !(automatic && slot->srv->k8s_role != NULL))
+		rv = login_check(slot->base, out->token);
+	return rv;
+}
+
 CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin,
               CK_ULONG ulPinLen)
 {
 	struct p11_session *s;
 	struct p11_slot *slot;
-	struct kw_client *base;
-	char *token = NULL;
+	struct p11_login l = {0};
+	bool automatic = pPin == NULL || ulPinLen == 0;
 	CK_RV rv;
 
 	if ((rv = p11_session_get(hSession, &s)) != CKR_OK)
 		return rv;
 	p11_enter();
 	slot = &p11->slots[s->slot];
-	base = slot->base;
 	if (userType == CKU_CONTEXT_SPECIFIC) {
 		/* No key has CKA_ALWAYS_AUTHENTICATE (v2.40 5.6 C_Login). */
 		rv = CKR_OPERATION_NOT_INITIALIZED;
@@ -354,28 +464,22 @@ CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR
 		rv = CKR_USER_TYPE_INVALID;
 	} else if (slot->logged_in) {
 		rv = CKR_USER_ALREADY_LOGGED_IN;
-	} else {
-		rv = login_token(slot->srv, pPin, ulPinLen, &token);
+	} else if (automatic && !p11_server_auto_login(slot->srv)) {
+		rv = CKR_PIN_INCORRECT; /* nothing configured to log in with */
 	}
 	p11_leave();
-	/* The server round trip runs without the module lock. */
+	/* The server round trips run without the module lock. */
 	if (rv == CKR_OK)
-		rv = login_check(base, token);
+		rv = login_get(slot, pPin, ulPinLen, automatic, &l);
 	if (rv == CKR_OK) {
 		p11_enter();
-		if (slot->logged_in) {
+		if (slot->logged_in)
 			rv = CKR_USER_ALREADY_LOGGED_IN; /* another thread won */
-		} else {
-			token_purge(&slot->token);
-			slot->token = token;
-			token = NULL;
-			slot->logged_in = true;
-			slot->gen++;
-		}
+		else
+			slot_install(slot, &l, automatic);
 		p11_leave();
 	}
-	if (token != NULL)
-		token_purge(&token);
+	p11_login_cleanup(&l);
 	p11_session_put(s);
 	return rv;
 }

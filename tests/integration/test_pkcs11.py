@@ -186,7 +186,33 @@ class Pkcs11Test(harness.KwTestCase):
             pub.verify(sig, msg + b"!", padding.PSS(padding.MGF1(hashes.SHA256()), 32),
                        hashes.SHA256())
 
+    def test_pkcs11_tool_test_run_passes(self):
+        """OpenSC's own self-test: random, digests, the four signature
+        functions and their length conventions, verification."""
+        r = self.p11tool("--test", login=True)
+        out = r.stdout
+        self.assertIn("No errors", out, out + r.stderr)
+        self.assertNotIn("ERR:", out)
+        self.assertIn("all 4 digest functions seem to work", out)
+        self.assertIn("all 4 signature functions seem to work", out)
+        self.assertNotIn("Signatures: not implemented", out)
+        self.assertRegex(out, r"RSA-PKCS: OK")
+
     # --- p11tool -----------------------------------------------------------
+
+    def test_p11tool_test_sign(self):
+        env = dict(self.env, GNUTLS_PIN=PIN)
+        for label, algo in (("ec256", "ECDSA"), ("rsa", "RSA")):
+            with self.subTest(label=label):
+                r = subprocess.run([tool("p11tool"), "--provider", self.module, "--login",
+                                    "--test-sign",
+                                    "pkcs11:token=it-token;object=%s;type=private" % label],
+                                   env=env, capture_output=True, text=True, timeout=120)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                text = r.stdout + r.stderr
+                self.assertIn("Signing using %s" % algo, text)
+                self.assertIn("Verifying against public key in the token... ok", text)
+                self.assertNotIn("failed", text.lower())
 
     def test_p11tool_list_all(self):
         env = dict(self.env, GNUTLS_PIN=PIN)

@@ -2,14 +2,16 @@
  * Unit tests of the PKCS#11 module's rules that need no server: life cycle
  * and locking arguments, the two-call length convention, session states,
  * operation state (active, kept, ended), template checks on key generation,
- * attribute templates of a key object, and the format helpers. The module
- * points at a unix socket nobody listens on, so any network use would fail.
+ * attribute templates of a key object, the format helpers, and the
+ * automatic-login configuration and credential-file watch. The module points
+ * at a unix socket nobody listens on, so any network use would fail.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/ec.h>
@@ -25,6 +27,9 @@ static int setup(void **state)
 	unsetenv("KEYWARD_TOKEN");
 	unsetenv("VAULT_TOKEN");
 	unsetenv("KEYWARD_TOKEN_FILE");
+	unsetenv("KEYWARD_KUBERNETES_ROLE");
+	unsetenv("KEYWARD_KUBERNETES_MOUNT");
+	unsetenv("KEYWARD_SERVICE_ACCOUNT_TOKEN_FILE");
 	setenv("KEYWARD_ADDR", "unix:/nonexistent/keyward.sock", 1);
 	return 0;
 }
@@ -419,6 +424,139 @@ static void test_config_parse(void **state)
 	p11_conf_cleanup(&c);
 }
 
+/* /pkcs11/config-kubernetes */
+static void test_config_kubernetes(void **state)
+{
+	struct p11_conf c = {0};
+
+	assert_int_equal(p11_conf_parse("kubernetes_role = payments\n", &c), 0);
+	assert_string_equal(c.servers[0].k8s_role, "payments");
+	assert_string_equal(c.servers[0].k8s_mount, P11_K8S_MOUNT);
+	assert_string_equal(c.servers[0].sa_token_file, P11_SA_TOKEN_FILE);
+	assert_true(p11_server_auto_login(&c.servers[0]));
+	assert_string_equal(p11_auth_file(&c.servers[0]), P11_SA_TOKEN_FILE);
+	p11_conf_cleanup(&c);
+	assert_int_equal(p11_conf_parse("kubernetes_role = r\nkubernetes_mount = k8s-prod\n"
+	                                "service_account_token_file = /t/sa\n",
+	                                &c),
+	                 0);
+	assert_string_equal(c.servers[0].k8s_mount, "k8s-prod");
+	assert_string_equal(c.servers[0].sa_token_file, "/t/sa");
+	p11_conf_cleanup(&c);
+	/* A mount is one path segment: it must not reach another path. */
+	assert_int_equal(p11_conf_parse("kubernetes_role = r\nkubernetes_mount = a/../b\n", &c),
+	                 KW_ERR_CONFIG);
+	p11_conf_cleanup(&c);
+}
+
+/* /pkcs11/config-kubernetes-env */
+static void test_config_kubernetes_env(void **state)
+{
+	struct p11_conf c = {0};
+
+	unsetenv("KEYWARD_PKCS11_CONF");
+	setenv("KEYWARD_KUBERNETES_ROLE", "from-env", 1);
+	setenv("KEYWARD_SERVICE_ACCOUNT_TOKEN_FILE", "/env/sa", 1);
+	assert_int_equal(p11_conf_load(&c), 0);
+	unsetenv("KEYWARD_KUBERNETES_ROLE");
+	unsetenv("KEYWARD_SERVICE_ACCOUNT_TOKEN_FILE");
+	assert_string_equal(c.servers[0].k8s_role, "from-env");
+	assert_string_equal(c.servers[0].k8s_mount, P11_K8S_MOUNT);
+	assert_string_equal(c.servers[0].sa_token_file, "/env/sa");
+	p11_conf_cleanup(&c);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	char tmp[512];
+	FILE *f;
+
+	/* As kubelet does: a new file swapped in. */
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	assert_non_null(f = fopen(tmp, "w"));
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/* /pkcs11/auth-file-rotation */
+static void test_auth_file_rotation(void **state)
+{
+	char dir[] = "/tmp/kw-p11-unit-XXXXXX";
+	char path[256];
+	struct p11_server srv = {0};
+	struct p11_login l = {0};
+	struct p11_stamp before;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/token", dir);
+	write_file(path, "kws.first\n");
+	srv.token_file = path;
+	assert_int_equal(p11_auth_login(NULL, &srv, &l), CKR_OK);
+	assert_string_equal(l.token, "kws.first"); /* newline cut */
+	assert_true(l.stamp.set);
+	assert_false(p11_auth_file_changed(path, &l.stamp));
+	/* Replaced with the same bytes: not a rotation, but the new stamp is
+	 * kept so the file is not read again. */
+	before = l.stamp;
+	write_file(path, "kws.first\n");
+	assert_false(p11_auth_file_changed(path, &l.stamp));
+	assert_true(l.stamp.ino != before.ino || l.stamp.mtime.tv_nsec != before.mtime.tv_nsec ||
+	            l.stamp.mtime.tv_sec != before.mtime.tv_sec);
+	write_file(path, "kws.second\n");
+	assert_true(p11_auth_file_changed(path, &l.stamp));
+	/* A file gone is no reason to drop a login that works. */
+	assert_int_equal(unlink(path), 0);
+	assert_false(p11_auth_file_changed(path, &l.stamp));
+	p11_login_cleanup(&l);
+	assert_null(l.token);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* /pkcs11/auth-kubernetes-no-file */
+static void test_auth_k8s_no_file(void **state)
+{
+	struct p11_server srv = {
+	    .k8s_role = "r", .k8s_mount = "kubernetes", .sa_token_file = "/nonexistent/sa-token"};
+	struct p11_login l = {0};
+
+	/* Refused before any request: the base client is never used. */
+	assert_int_equal(p11_auth_login(NULL, &srv, &l), CKR_DEVICE_ERROR);
+	assert_null(l.token);
+}
+
+/* /pkcs11/login-protected-path */
+static void test_login_protected_path(void **state)
+{
+	CK_TOKEN_INFO ti;
+	CK_SESSION_INFO si;
+	CK_SESSION_HANDLE h;
+
+	/* No automatic login configured: an empty PIN is simply wrong. */
+	unsetenv("KEYWARD_PKCS11_CONF");
+	assert_int_equal(C_Initialize(NULL), CKR_OK);
+	assert_int_equal(C_GetTokenInfo(0, &ti), CKR_OK);
+	assert_false(ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH);
+	h = open_session(CKF_SERIAL_SESSION);
+	assert_int_equal(C_Login(h, CKU_USER, NULL, 0), CKR_PIN_INCORRECT);
+	assert_int_equal(C_Finalize(NULL), CKR_OK);
+
+	setenv("KEYWARD_KUBERNETES_ROLE", "payments", 1);
+	setenv("KEYWARD_SERVICE_ACCOUNT_TOKEN_FILE", "/nonexistent/sa-token", 1);
+	assert_int_equal(C_Initialize(NULL), CKR_OK);
+	unsetenv("KEYWARD_KUBERNETES_ROLE");
+	unsetenv("KEYWARD_SERVICE_ACCOUNT_TOKEN_FILE");
+	assert_int_equal(C_GetTokenInfo(0, &ti), CKR_OK);
+	assert_true(ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH);
+	h = open_session(CKF_SERIAL_SESSION);
+	/* The service-account token is missing: a device error, still
+	 * logged out. */
+	assert_int_equal(C_Login(h, CKU_USER, NULL, 0), CKR_DEVICE_ERROR);
+	assert_int_equal(C_GetSessionInfo(h, &si), CKR_OK);
+	assert_int_equal(si.state, CKS_RO_PUBLIC_SESSION);
+	assert_int_equal(C_Finalize(NULL), CKR_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +573,11 @@ int main(void)
 	    cmocka_unit_test(test_attribute_templates),
 	    cmocka_unit_test(test_formats),
 	    cmocka_unit_test(test_config_parse),
+	    cmocka_unit_test(test_config_kubernetes),
+	    cmocka_unit_test(test_config_kubernetes_env),
+	    cmocka_unit_test(test_auth_file_rotation),
+	    cmocka_unit_test(test_auth_k8s_no_file),
+	    cmocka_unit_test(test_login_protected_path),
 	};
 
 	return cmocka_run_group_tests_name("pkcs11", tests, setup, NULL);
