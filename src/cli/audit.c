@@ -998,9 +998,11 @@ int cli_audit_prove(struct kw_client *c, const struct cli_args *a)
 
 /* ---- report ---- */
 
-/* What the compromise-window report lists: every use of the key. */
-static const char *const report_ops[] = {"sign",   "verify",  "encrypt", "decrypt",
-                                         "rewrap", "datakey", "hmac"};
+/* What the compromise-window report lists: every use of the key, the
+ * PKCS#11 operations (raw RSA, ECDH, AES modes, wrapping) included. */
+static const char *const report_ops[] = {
+    "sign",         "verify",      "encrypt",    "decrypt",    "rewrap",   "datakey",   "hmac",
+    "p11-sign-raw", "p11-decrypt", "p11-derive", "p11-cipher", "p11-wrap", "p11-unwrap"};
 
 struct report {
 	const struct cli_args *a;

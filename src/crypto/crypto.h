@@ -207,4 +207,82 @@ int kw_shamir_combine(const uint8_t *const *shares, unsigned count, size_t share
  * testing the refusal path; it can only stop keyward from working). */
 int kw_crypto_selftest(const char **failed) KW_MUST_CHECK;
 
+/* ---- PKCS#11 primitives (rsaraw.c, ecdh.c, aesmodes.c) ---- */
+
+/*
+ * RSA PKCS#1 v1.5 signature (type-1 padding, RFC 8017 8.2.1 step 2 onwards)
+ * over exactly in, which the caller has checked (a DigestInfo for
+ * CKM_RSA_PKCS and TLS 1.2). KW_ERR_INVALID when in does not fit the
+ * modulus (more than its size - 11 bytes). out malloc'd.
+ */
+int kw_rsa_sign_pkcs1_raw(const struct kw_key *k, const uint8_t *in, size_t inlen, uint8_t **out,
+			  size_t *outlen) KW_MUST_CHECK;
+/* Is in a DER DigestInfo (RFC 8017 9.2, NULL parameters) of SHA-1, SHA-224,
+ * SHA-256, SHA-384, SHA-512 or SHA3-*, with a digest of the right length?
+ * Sets *h (may be NULL). */
+bool kw_rsa_digestinfo_check(const uint8_t *in, size_t inlen, enum kw_hash *h);
+
+enum kw_rsa_dec_padding { KW_RSA_DEC_OAEP = 0, KW_RSA_DEC_PKCS1V15 = 1 };
+#define KW_OAEP_LABEL_MAX 4096
+struct kw_rsa_dec_params {
+	enum kw_rsa_dec_padding padding;
+	enum kw_hash hash, mgf1_hash; /* OAEP; NONE = SHA-256, mgf1 NONE = hash */
+	const uint8_t *label;         /* OAEP; may be NULL */
+	size_t labellen;
+};
+/*
+ * RSA decryption. OAEP: KW_ERR_DECRYPT for every failure. PKCS#1 v1.5 uses
+ * implicit rejection (draft-irtf-cfrg-rsa-guidance): a malformed padding
+ * yields a deterministic pseudo-random message instead of an error, in
+ * constant time, so no padding oracle exists (Bleichenbacher, Marvin). The
+ * only v1.5 errors are a ciphertext of the wrong length or value >= n.
+ * Output malloc'd; the caller wipes it before freeing.
+ */
+int kw_rsa_decrypt(const struct kw_key *k, const struct kw_rsa_dec_params *p, const uint8_t *in,
+		   size_t inlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+
+/*
+ * ECDH (SP 800-56A, cofactor 1 curves) of an ecdsa-p256/p384/p521 private
+ * key with a peer public key given as an uncompressed SEC1 point or as
+ * SubjectPublicKeyInfo DER on the same curve. The peer point is validated
+ * (on the curve, not infinity). KW_ERR_INVALID for a peer key that does not
+ * parse or is on another curve, KW_ERR_KEY_TYPE for a non-EC key. The
+ * shared secret (x coordinate, field size bytes) is in secure memory; free
+ * with kw_secure_free(p, len).
+ */
+int kw_ecdh_derive(const struct kw_key *k, const uint8_t *peer, size_t peerlen,
+		   uint8_t **secret, size_t *secretlen) KW_MUST_CHECK;
+/* ANSI X9.63 KDF (SEC1 3.6.1) with hash h, as PKCS#11 CKD_SHA*_KDF. */
+int kw_x963_kdf(enum kw_hash h, const uint8_t *z, size_t zlen, const uint8_t *info,
+		size_t infolen, uint8_t *out, size_t outlen) KW_MUST_CHECK;
+
+enum kw_aes_mode {
+	KW_AES_CBC = 1, /* no padding: input a multiple of 16 */
+	KW_AES_CBC_PAD, /* PKCS#7 padding */
+	KW_AES_CTR,     /* 16-byte initial counter block, 128-bit big-endian counter */
+	KW_AES_ECB,     /* no padding */
+};
+#define KW_AES_BLOCK_BYTES 16
+/*
+ * One-shot AES in mode with a 16/24/32-byte key. iv is 16 bytes (none for
+ * ECB). out must hold inlen + 16 bytes; *outlen is set. KW_ERR_INVALID for
+ * a bad key, IV or input length; CBC-PAD decryption with bad padding is
+ * KW_ERR_DECRYPT.
+ */
+int kw_aes_cipher(enum kw_aes_mode mode, bool encrypt, const uint8_t *key, size_t keylen,
+		  const uint8_t *iv, size_t ivlen, const uint8_t *in, size_t inlen, uint8_t *out,
+		  size_t *outlen) KW_MUST_CHECK;
+
+/*
+ * AES key wrap: RFC 3394 (pad false: input a multiple of 8, at least 16
+ * bytes) or RFC 5649 (pad true: 1 byte or more), default IVs. Wrap output is
+ * inlen + 8 (rounded up to 8 with padding), malloc'd. Unwrap output is in
+ * secure memory (free with kw_secure_free(p, len)); KW_ERR_DECRYPT when the
+ * integrity check fails or the length is impossible.
+ */
+int kw_aes_key_wrap(bool pad, const uint8_t *kek, size_t keklen, const uint8_t *in, size_t inlen,
+		    uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+int kw_aes_key_unwrap(bool pad, const uint8_t *kek, size_t keklen, const uint8_t *in,
+		      size_t inlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+
 #endif

@@ -335,6 +335,26 @@ int kw_h_hmac(struct kw_req *r, struct kw_resp *out);
 int kw_h_random(struct kw_req *r, struct kw_resp *out);
 int kw_h_hash(struct kw_req *r, struct kw_resp *out);
 
+/* Key read JSON (Vault's shape plus "pkcs11_id") from a KEY_INFO reply. */
+int kw_key_info_json(const struct kw_ipc_msg *m, const char *name, json_t **out) KW_MUST_CHECK;
+
+/* ---- handlers: p11ops.c (keyward/ operations for the PKCS#11 module) ---- */
+#define KW_PKCS11_ID_MAX 64 /* CKA_ID bytes, as the keeper's store allows */
+/* A hex field (either case) of at most max decoded bytes; KW_ERR_INVALID
+ * naming the field otherwise. */
+int kw_jfield_hex(const json_t *o, const char *key, size_t max, struct kw_bytes *out,
+                  struct kw_fail *f) KW_MUST_CHECK;
+int kw_h_p11_sign_raw(struct kw_req *r, struct kw_resp *out);
+int kw_h_p11_decrypt(struct kw_req *r, struct kw_resp *out);
+int kw_h_p11_derive(struct kw_req *r, struct kw_resp *out);
+int kw_h_p11_cipher(struct kw_req *r, struct kw_resp *out);
+int kw_h_p11_wrap(struct kw_req *r, struct kw_resp *out);
+int kw_h_p11_unwrap(struct kw_req *r, struct kw_resp *out);
+int kw_h_p11_object_put(struct kw_req *r, struct kw_resp *out);
+int kw_h_p11_object_get(struct kw_req *r, struct kw_resp *out);
+int kw_h_p11_object_delete(struct kw_req *r, struct kw_resp *out);
+int kw_h_p11_object_list(struct kw_req *r, struct kw_resp *out);
+
 /* ---- handlers: token.c ---- */
 int kw_h_token_create(struct kw_req *r, struct kw_resp *out);
 int kw_h_token_lookup_self(struct kw_req *r, struct kw_resp *out);

@@ -80,7 +80,24 @@ static int versions_json(const struct kw_ipc_msg *m, const struct kw_key_type *k
 }
 
 /* Vault's key-read "data" from KEY_INFO fields and VERSION_INFO*. */
-static int key_info_json(const struct kw_ipc_msg *m, const char *name, json_t **out)
+/* CKA_ID as hex, "" when the key has none. */
+static int pkcs11_id_json(const struct kw_ipc_msg *m, json_t *o)
+{
+	const uint8_t *p;
+	size_t n;
+	char *hex;
+	int err;
+
+	if (kw_ipc_get_bytes(m, KW_T_PKCS11_ID, &p, &n) != 0)
+		return kw_jset(o, "pkcs11_id", json_string(""));
+	if ((err = kw_hex_encode(p, n, &hex)) != 0)
+		return err;
+	err = kw_jset(o, "pkcs11_id", json_string(hex));
+	free(hex);
+	return err;
+}
+
+int kw_key_info_json(const struct kw_ipc_msg *m, const char *name, json_t **out)
 {
 	const char *type = kw_ipc_str_or(m, KW_T_KEY_TYPE, "");
 	const struct kw_key_type *kt = kw_key_type_find(type);
@@ -105,6 +122,10 @@ static int key_info_json(const struct kw_ipc_msg *m, const char *name, json_t **
 	    "supports_derivation", 0, "supports_signing", kt && kt->sign, "keys", keys);
 	if (o == NULL)
 		return KW_ERR_NOMEM;
+	if ((err = pkcs11_id_json(m, o)) != 0) {
+		json_decref(o);
+		return err;
+	}
 	*out = o;
 	return 0;
 }
@@ -119,7 +140,7 @@ static int key_info_answer(struct kw_req *r, struct kw_ipc_msg *req, const char 
 
 	if ((err = kw_req_call(r, req, &reply)) != 0)
 		goto out;
-	if ((err = key_info_json(&reply, name, &data)) != 0)
+	if ((err = kw_key_info_json(&reply, name, &data)) != 0)
 		goto out;
 	err = kw_resp_data(r, out, data);
 out:
@@ -205,7 +226,7 @@ static int create_refusals(struct kw_req *r)
 	return 0;
 }
 
-static int create_msg(struct kw_req *r, struct kw_ipc_msg *m)
+static int create_msg_fields(struct kw_req *r, struct kw_ipc_msg *m, const struct kw_bytes *id)
 {
 	struct kw_opt_bool exportable, backup;
 	struct kw_opt_u64 size, period;
@@ -233,7 +254,22 @@ static int create_msg(struct kw_req *r, struct kw_ipc_msg *m)
 		return err;
 	if (period.set && (err = kw_ipc_put_u64(m, KW_T_AUTO_ROTATE_PERIOD, period.v)) != 0)
 		return err;
+	if (id->set && (err = kw_ipc_put(m, KW_T_PKCS11_ID, id->p, id->len)) != 0)
+		return err;
 	return 0;
+}
+
+/* pkcs11_id (hex) is decoded here so its bytes are purged on every path. */
+static int create_msg(struct kw_req *r, struct kw_ipc_msg *m)
+{
+	struct kw_bytes id = {0};
+	int err;
+
+	if ((err = kw_jfield_hex(r->body, "pkcs11_id", KW_PKCS11_ID_MAX, &id, &r->fail)) != 0)
+		return err;
+	err = create_msg_fields(r, m, &id);
+	kw_bytes_purge(&id);
+	return err;
 }
 
 /* Vault 1.x answers a create with the key read, so clients get the

@@ -63,6 +63,17 @@ static const struct kw_route routes[] = {
     {POST, "sys/tools/random/:bytes", kw_h_random},
     {POST, "sys/tools/hash", kw_h_hash},
     {POST, "sys/tools/hash/:hash", kw_h_hash},
+    /* PKCS#11 operations Vault lacks, and its objects: p11ops.c */
+    {POST, "keyward/sign-raw/:name", kw_h_p11_sign_raw},
+    {POST, "keyward/decrypt/:name", kw_h_p11_decrypt},
+    {POST, "keyward/derive/:name", kw_h_p11_derive},
+    {POST, "keyward/cipher/:name", kw_h_p11_cipher},
+    {POST, "keyward/wrap/:name", kw_h_p11_wrap},
+    {POST, "keyward/unwrap/:name", kw_h_p11_unwrap},
+    {LIST, "keyward/objects", kw_h_p11_object_list},
+    {GET, "keyward/objects/:name", kw_h_p11_object_get},
+    {POST, "keyward/objects/:name", kw_h_p11_object_put},
+    {DELETE, "keyward/objects/:name", kw_h_p11_object_delete},
     /* tokens: token.c */
     {POST, "auth/token/create", kw_h_token_create},
     {GET, "auth/token/lookup-self", kw_h_token_lookup_self},

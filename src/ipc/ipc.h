@@ -148,7 +148,34 @@
 	X(AUTH_LOGIN, 80, "login")                                                                 \
 	/* No TOKEN: a refused login, for the audit log. MOUNT [ROLE CALLER_ID] AUTH_REASON        \
 	 * FAIL_STATUS -> status -FAIL_STATUS */                                                   \
-	X(AUTH_LOGIN_FAILED, 81, "login-failed")
+	X(AUTH_LOGIN_FAILED, 81, "login-failed")                                                   \
+	/* PKCS#11 operations Vault lacks (policy paths keyward/<op>/<name>). Data in INPUT,       \
+	 * CIPHERTEXT or PLAINTEXT and out in SIGNATURE, PLAINTEXT or OUTPUT, so the audit         \
+	 * entry hashes them as for transit. NAME INPUT (a DigestInfo) [VERSION] ->                \
+	 * SIGNATURE VERSION */                                                                    \
+	X(P11_SIGN_RAW, 90, "p11-sign-raw")                                                        \
+	/* NAME CIPHERTEXT PADDING ("oaep" | "pkcs1v15") [HASH MGF_HASH LABEL VERSION] ->          \
+	 * PLAINTEXT VERSION */                                                                    \
+	X(P11_DECRYPT, 91, "p11-decrypt")                                                          \
+	/* NAME INPUT (peer public key) DERIVED_NAME KEY_TYPE [KDF SHARED_INFO KEY_SIZE            \
+	 * EXPORTABLE PKCS11_ID VERSION] -> KEY_INFO fields of the new key, VERSION (of NAME) */   \
+	X(P11_DERIVE, 92, "p11-derive")                                                            \
+	/* NAME OPERATION ("encrypt" | "decrypt") MODE INPUT [IV AAD TAG_BITS VERSION] ->          \
+	 * OUTPUT VERSION [IV (generated GCM IV)] */                                               \
+	X(P11_CIPHER, 93, "p11-cipher")                                                            \
+	/* NAME TARGET_KEY MODE ("kw" | "kwp") [VERSION] -> OUTPUT VERSION */                      \
+	X(P11_WRAP, 94, "p11-wrap")                                                                \
+	/* NAME CIPHERTEXT (wrapped) MODE DERIVED_NAME KEY_TYPE [PKCS11_ID VERSION] ->             \
+	 * KEY_INFO fields of the new key */                                                       \
+	X(P11_UNWRAP, 95, "p11-unwrap")                                                            \
+	/* NAME OBJ_CLASS OBJ_KEY OBJ_ID OBJ_LABEL INPUT (value) OBJ_ATTRS -> */                   \
+	X(P11_OBJECT_PUT, 96, "p11-object-put")                                                    \
+	/* NAME -> NAME OBJ_CLASS OBJ_KEY OBJ_ID OBJ_LABEL OUTPUT (value) OBJ_ATTRS */             \
+	X(P11_OBJECT_GET, 97, "p11-object-get")                                                    \
+	/* NAME -> */                                                                              \
+	X(P11_OBJECT_DELETE, 98, "p11-object-delete")                                              \
+	/* -> NAME* */                                                                             \
+	X(P11_OBJECT_LIST, 99, "p11-object-list")
 
 enum kw_msg_type {
 #define KW_MSG_ENUM(name, id, str) KW_MSG_##name = (id),
@@ -163,7 +190,8 @@ enum kw_ipc_kind { KW_IPC_U32 = 1, KW_IPC_U64, KW_IPC_STR, KW_IPC_BYTES };
  * Field tags: tag, id, kind. Booleans are U32 0/1. KEY_INFO fields, sent by
  * KEY_READ/CONFIG/ROTATE: NAME KEY_TYPE LATEST_VERSION MIN_DECRYPTION_VERSION
  * MIN_ENCRYPTION_VERSION MIN_AVAILABLE_VERSION EXPORTABLE DELETION_ALLOWED
- * ALLOW_PLAINTEXT_BACKUP AUTO_ROTATE_PERIOD CREATED.
+ * ALLOW_PLAINTEXT_BACKUP AUTO_ROTATE_PERIOD CREATED [PKCS11_ID]. KEY_CREATE takes
+ * PKCS11_ID too.
  * VERSION_INFO (BYTES): u32 version | u64 created (unix s) | public key text
  * (Vault's form, empty for symmetric keys).
  * EXPORT_ITEM (BYTES): u32 version | key text (Vault's export form). Secret.
@@ -243,8 +271,8 @@ enum kw_ipc_kind { KW_IPC_U32 = 1, KW_IPC_U64, KW_IPC_STR, KW_IPC_BYTES };
 	X(CURSOR, 95, U64)                                                                         \
 	X(LIMIT, 96, U32)                                                                          \
 	X(NEXT, 97, U64)                                                                           \
-	X(MOUNT, 100, STR)       /* auth mount path, one segment: "kubernetes", "k8s-prod" */      \
-	X(AUTH_TYPE, 101, STR)   /* "kubernetes", "jwt", "cert" */                                 \
+	X(MOUNT, 100, STR)     /* auth mount path, one segment: "kubernetes", "k8s-prod" */        \
+	X(AUTH_TYPE, 101, STR) /* "kubernetes", "jwt", "cert" */                                   \
 	X(DESCRIPTION, 102, STR)                                                                   \
 	X(AUTH_CONFIG, 103, STR) /* JSON object */                                                 \
 	X(ROLE, 104, STR)        /* role (or cert entry) name */                                   \
@@ -252,13 +280,29 @@ enum kw_ipc_kind { KW_IPC_U32 = 1, KW_IPC_U64, KW_IPC_STR, KW_IPC_BYTES };
 	X(AUTH_REASON, 106, STR) /* kw_auth_reason code of a refused login */                      \
 	X(FAIL_STATUS, 107, U32) /* -KW_ERR_* a refused login is answered with */                  \
 	/* The caller as the front proved it, on AUTH_LOGIN and, with no TOKEN, on                 \
-	 * any request (implicit cert login: CALLER_MOUNT + CALLER_ROLE name the role               \
+	 * any request (implicit cert login: CALLER_MOUNT + CALLER_ROLE name the role              \
 	 * whose policies apply). */                                                               \
 	X(CALLER_MOUNT, 110, STR)                                                                  \
 	X(CALLER_ROLE, 111, STR)                                                                   \
 	X(CALLER_ID, 112, STR)      /* "k8s:ns/sa", "spiffe://td/...", "jwt:mount/sub" */          \
 	X(CALLER_META, 113, STR)    /* JSON object of non-secret claims (pod name, uid ...) */     \
-	X(CALLER_EXPIRES, 114, U64) /* the credential's end, unix seconds */
+	X(CALLER_EXPIRES, 114, U64) /* the credential's end, unix seconds */                       \
+	/* PKCS#11 operations (P11_*). */                                                          \
+	X(MGF_HASH, 120, STR)     /* OAEP MGF1 hash; absent = HASH */                              \
+	X(LABEL, 121, BYTES)      /* OAEP label */                                                 \
+	X(DERIVED_NAME, 122, STR) /* the key a derive or unwrap creates */                         \
+	X(KDF, 123, STR)          /* "null", "sha1", "sha224", "sha256", "sha384", "sha512" */     \
+	X(SHARED_INFO, 124, BYTES)                                                                 \
+	X(MODE, 125, STR) /* "gcm" "cbc" "cbc-pad" "ctr" "ecb"; "kw" "kwp" */                      \
+	X(IV, 126, BYTES)                                                                          \
+	X(TAG_BITS, 127, U32)                                                                      \
+	X(TARGET_KEY, 128, STR)  /* the key a wrap exports */                                      \
+	X(PKCS11_ID, 129, BYTES) /* CKA_ID, at most KW_STORE_PKCS11_ID_MAX bytes */                \
+	X(OBJ_CLASS, 130, STR)   /* "certificate" | "data" */                                      \
+	X(OBJ_KEY, 131, STR)     /* the key an object belongs to, "" = none */                     \
+	X(OBJ_ID, 132, BYTES)                                                                      \
+	X(OBJ_LABEL, 133, STR)                                                                     \
+	X(OBJ_ATTRS, 134, STR) /* JSON object of strings the front validated */
 
 enum kw_ipc_tag {
 #define KW_TAG_ENUM(name, id, kind) KW_T_##name = (id),

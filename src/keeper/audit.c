@@ -271,7 +271,8 @@ static const uint16_t output_tags[] = {KW_T_CIPHERTEXT, KW_T_SIGNATURE, KW_T_MAC
 
 static bool is_key_message(uint16_t type)
 {
-	return type >= KW_MSG_KEY_CREATE && type <= KW_MSG_HMAC;
+	return (type >= KW_MSG_KEY_CREATE && type <= KW_MSG_HMAC) ||
+	       (type >= KW_MSG_P11_SIGN_RAW && type <= KW_MSG_P11_UNWRAP);
 }
 
 /* Who the entry is about: the authenticated caller, or whom a login was

@@ -166,7 +166,17 @@ int keeper_answer_seal(struct kreq *r);
 /* keys.c: the key cache and lifecycle. Callers hold k->lock as noted. */
 /* Find or load (unwrap) a key; requires the read lock, may drop and retake it. */
 int keeper_key_get(struct kreq *r, struct keeper_key **out) KW_MUST_CHECK;
+/* The same for a key other than the request's NAME. */
+int keeper_key_get_named(struct kreq *r, const char *name, struct keeper_key **out) KW_MUST_CHECK;
 const struct keeper_version *keeper_key_version(const struct keeper_key *kk, uint32_t v);
+/* KEY_INFO fields of kk into the reply. */
+int keeper_put_key_info(struct kreq *r, const struct keeper_key *kk);
+/* PKCS11_ID of the request (optional, at most KW_STORE_PKCS11_ID_MAX) into m. */
+int keeper_pkcs11_id_param(struct kreq *r, struct kw_store_key *m);
+/* Store *key (stolen, freed whatever happens) as version 1 of a new key
+ * described by m, wrapped like a generated one; KW_ERR_EXISTS if the name is
+ * taken. Write lock held. Puts the new key's KEY_INFO fields in the reply. */
+int keeper_key_adopt(struct kreq *r, struct kw_store_key *m, struct kw_key **key);
 void keeper_keys_purge(struct keeper *k); /* write lock */
 int keeper_answer_key_create(struct kreq *r);
 int keeper_answer_key_read(struct kreq *r);
@@ -186,6 +196,18 @@ int keeper_answer_verify(struct kreq *r);
 int keeper_answer_hmac(struct kreq *r);
 int keeper_answer_random(struct kreq *r);
 int keeper_answer_hash(struct kreq *r);
+
+/* p11ops.c: the PKCS#11 operations Vault lacks (keyward/...). */
+int keeper_answer_p11_sign_raw(struct kreq *r);
+int keeper_answer_p11_decrypt(struct kreq *r);
+int keeper_answer_p11_derive(struct kreq *r);
+int keeper_answer_p11_cipher(struct kreq *r);
+int keeper_answer_p11_wrap(struct kreq *r);
+int keeper_answer_p11_unwrap(struct kreq *r);
+int keeper_answer_p11_object_put(struct kreq *r);
+int keeper_answer_p11_object_get(struct kreq *r);
+int keeper_answer_p11_object_delete(struct kreq *r);
+int keeper_answer_p11_object_list(struct kreq *r);
 
 /* audit.c */
 int keeper_audit_open(struct keeper *k) KW_MUST_CHECK;

@@ -7,6 +7,9 @@
  * (kw_key_encode) | u16 len | HMAC key. Its associated data binds the blob to
  * the key's name, type, version and exportable flag, so a row copied to
  * another key, edited, or flipped to exportable in the store fails to unwrap.
+ * A key with a PKCS#11 CKA_ID (set at creation, never changed) has it bound
+ * too, as u8 length | bytes after the flag: editing the id column makes the
+ * key fail its integrity check. Keys without one keep the original layout.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +39,11 @@ static int version_aad(const struct kw_store_key *m, uint32_t version, struct kw
 	    kw_buf_append(aad, m->name, strlen(m->name) + 1) != 0 ||
 	    kw_buf_append(aad, tname, strlen(tname) + 1) != 0 ||
 	    kw_buf_append_u32(aad, version) != 0 || kw_buf_append_u8(aad, m->exportable) != 0)
+		return KW_ERR_NOMEM;
+	if (m->pkcs11_id_len > sizeof(m->pkcs11_id))
+		return KW_ERR_INTEGRITY;
+	if (m->pkcs11_id_len > 0 && (kw_buf_append_u8(aad, (uint8_t)m->pkcs11_id_len) != 0 ||
+	                             kw_buf_append(aad, m->pkcs11_id, m->pkcs11_id_len) != 0))
 		return KW_ERR_NOMEM;
 	return 0;
 }
@@ -266,27 +274,34 @@ void keeper_keys_purge(struct keeper *k)
 	pthread_mutex_unlock(&k->cache_mu);
 }
 
-int keeper_key_get(struct kreq *r, struct keeper_key **out)
+int keeper_key_get_named(struct kreq *r, const char *name, struct keeper_key **out)
 {
 	struct keeper_key *kk;
 	int s;
 
-	if ((s = kreq_need_name(r)) != 0)
-		return s;
-	if ((kk = cache_find(r->k, r->name)) == NULL) {
-		if ((s = key_load(r->k, r->name, &kk)) != 0) {
+	if ((kk = cache_find(r->k, name)) == NULL) {
+		if ((s = key_load(r->k, name, &kk)) != 0) {
 			if (s == KW_ERR_NOT_FOUND)
-				return kreq_fail(r, s, "key '%s' not found", r->name);
+				return kreq_fail(r, s, "key '%s' not found", name);
 			if (s == KW_ERR_INTEGRITY)
 				kw_error("req=%s: key '%s' failed its integrity check", r->req_id,
-				         r->name);
-			return kreq_fail(r, s, "key '%s' cannot be loaded: %s", r->name,
+				         name);
+			return kreq_fail(r, s, "key '%s' cannot be loaded: %s", name,
 			                 kw_err_str(s));
 		}
 		kk = cache_insert(r->k, kk);
 	}
 	*out = kk;
 	return 0;
+}
+
+int keeper_key_get(struct kreq *r, struct keeper_key **out)
+{
+	int s;
+
+	if ((s = kreq_need_name(r)) != 0)
+		return s;
+	return keeper_key_get_named(r, r->name, out);
 }
 
 const struct keeper_version *keeper_key_version(const struct keeper_key *kk, uint32_t v)
@@ -296,7 +311,7 @@ const struct keeper_version *keeper_key_version(const struct keeper_key *kk, uin
 	return &kk->versions[v - kk->meta.min_available_version];
 }
 
-static int put_key_info(struct kreq *r, const struct keeper_key *kk)
+int keeper_put_key_info(struct kreq *r, const struct keeper_key *kk)
 {
 	const struct kw_store_key *m = &kk->meta;
 	struct kw_ipc_msg *rep = r->reply;
@@ -311,7 +326,9 @@ static int put_key_info(struct kreq *r, const struct keeper_key *kk)
 	    kw_ipc_put_u32(rep, KW_T_DELETION_ALLOWED, m->deletion_allowed) != 0 ||
 	    kw_ipc_put_u32(rep, KW_T_ALLOW_PLAINTEXT_BACKUP, m->allow_plaintext_backup) != 0 ||
 	    kw_ipc_put_u64(rep, KW_T_AUTO_ROTATE_PERIOD, (uint64_t)m->auto_rotate_period) != 0 ||
-	    kw_ipc_put_u64(rep, KW_T_CREATED, (uint64_t)m->created) != 0)
+	    kw_ipc_put_u64(rep, KW_T_CREATED, (uint64_t)m->created) != 0 ||
+	    (m->pkcs11_id_len > 0 &&
+	     kw_ipc_put(rep, KW_T_PKCS11_ID, m->pkcs11_id, m->pkcs11_id_len) != 0))
 		return kreq_fail(r, KW_ERR_NOMEM, "reply too large");
 	for (size_t i = 0; i < kk->nversions; i++) {
 		const struct keeper_version *v = &kk->versions[i];
@@ -344,12 +361,29 @@ static int key_path(struct kreq *r, const char *suffix, char *path, size_t len)
 	return s;
 }
 
+int keeper_pkcs11_id_param(struct kreq *r, struct kw_store_key *m)
+{
+	const uint8_t *id;
+	size_t n;
+
+	m->pkcs11_id_len = 0;
+	if (kw_ipc_get_bytes(r->msg, KW_T_PKCS11_ID, &id, &n) != 0)
+		return 0;
+	if (n > sizeof(m->pkcs11_id))
+		return kreq_fail(r, KW_ERR_INVALID, "pkcs11_id is at most %zu bytes",
+		                 sizeof(m->pkcs11_id));
+	memcpy(m->pkcs11_id, id, n);
+	m->pkcs11_id_len = n;
+	return 0;
+}
+
 /* Create parameters from the request, validated before any work. */
 static int create_params(struct kreq *r, struct kw_store_key *m, size_t *key_size)
 {
 	const char *tname = kw_ipc_str_or(r->msg, KW_T_KEY_TYPE, "aes256-gcm96");
 	enum kw_key_type t;
 	uint32_t ks = kw_ipc_u32_or(r->msg, KW_T_KEY_SIZE, 0);
+	int s;
 
 	if (kw_key_type_from_name(tname, &t) != 0)
 		return kreq_fail(r, KW_ERR_UNSUPPORTED, "unknown key type '%.40s'", tname);
@@ -369,6 +403,8 @@ static int create_params(struct kreq *r, struct kw_store_key *m, size_t *key_siz
 	m->allow_plaintext_backup = kw_ipc_u32_or(r->msg, KW_T_ALLOW_PLAINTEXT_BACKUP, 0) != 0;
 	m->auto_rotate_period = (int64_t)kw_ipc_u64_or(r->msg, KW_T_AUTO_ROTATE_PERIOD, 0);
 	m->created = kw_now();
+	if ((s = keeper_pkcs11_id_param(r, m)) != 0)
+		return s;
 	*key_size = ks;
 	return 0;
 }
@@ -414,6 +450,36 @@ static int key_create_locked(struct kreq *r, struct kw_store_key *m, struct keep
 	return 0;
 }
 
+int keeper_key_adopt(struct kreq *r, struct kw_store_key *m, struct kw_key **key)
+{
+	struct keeper_version v = {0};
+	struct kw_store_key have;
+	struct keeper_key *kk;
+	enum kw_key_type t = (enum kw_key_type)m->type;
+	int s;
+
+	if ((s = kw_store_key_load(r->k->store, m->name, &have)) != KW_ERR_NOT_FOUND)
+		return s == 0 ? kreq_fail(r, KW_ERR_EXISTS, "key '%s' already exists", m->name)
+		              : kreq_fail(r, s, "the store cannot be read");
+	v.version = 1;
+	v.created = kw_now();
+	v.key = *key;
+	*key = NULL;
+	s = KW_ERR_NOMEM;
+	if ((v.hmac_key = kw_secure_alloc(KEEPER_VERSION_HMAC_BYTES)) == NULL ||
+	    (s = kw_random(v.hmac_key, KEEPER_VERSION_HMAC_BYTES)) != 0 ||
+	    (kw_key_type_is_asymmetric(t) &&
+	     (s = kw_key_public_text(v.key, &v.public_text)) != 0)) {
+		version_cleanup(&v);
+		return kreq_fail(r, s, "cannot prepare key '%s'", m->name);
+	}
+	s = key_create_locked(r, m, &v);
+	version_cleanup(&v);
+	if (s == 0 && (s = keeper_key_get_named(r, m->name, &kk)) == 0)
+		s = keeper_put_key_info(r, kk);
+	return s;
+}
+
 int keeper_answer_key_create(struct kreq *r)
 {
 	struct keeper *k = r->k;
@@ -441,7 +507,7 @@ int keeper_answer_key_create(struct kreq *r)
 	pthread_rwlock_wrlock(&k->lock);
 	s = key_create_locked(r, &m, &v);
 	if (s == 0 && (s = keeper_key_get(r, &kk)) == 0)
-		s = put_key_info(r, kk);
+		s = keeper_put_key_info(r, kk);
 	pthread_rwlock_unlock(&k->lock);
 	version_cleanup(&v);
 	return s;
@@ -456,7 +522,7 @@ int keeper_answer_key_read(struct kreq *r)
 	if ((s = key_path(r, "", path, sizeof(path))) != 0 ||
 	    (s = keeper_authorize(r, path, CAP_READ)) != 0 || (s = keeper_key_get(r, &kk)) != 0)
 		return s;
-	return put_key_info(r, kk);
+	return keeper_put_key_info(r, kk);
 }
 
 int keeper_answer_key_list(struct kreq *r)
@@ -585,7 +651,7 @@ int keeper_answer_key_config(struct kreq *r)
 	if (s != 0)
 		return kreq_fail(r, s, "cannot store the configuration of key '%s'", r->name);
 	kk->meta = m; /* write lock held: no reader sees the change half-done */
-	return put_key_info(r, kk);
+	return keeper_put_key_info(r, kk);
 }
 
 static int rotate_locked(struct kreq *r, struct keeper_version *v, enum kw_key_type t)
@@ -621,7 +687,7 @@ static int rotate_locked(struct kreq *r, struct keeper_version *v, enum kw_key_t
 	kw_info("req=%s: key '%s' rotated to version %u", r->req_id, r->name, m.latest_version);
 	if ((s = keeper_key_get(r, &kk)) != 0)
 		return s;
-	return put_key_info(r, kk);
+	return keeper_put_key_info(r, kk);
 }
 
 int keeper_answer_key_rotate(struct kreq *r)

@@ -41,6 +41,11 @@ struct kw_store_ops {
 	int (*key_delete)(struct kw_store *s, const char *name);
 	int (*key_list)(struct kw_store *s, char ***names, size_t *n);
 
+	int (*object_put)(struct kw_store *s, const char *name, const uint8_t *blob, size_t len);
+	int (*object_get)(struct kw_store *s, const char *name, uint8_t **blob, size_t *len);
+	int (*object_delete)(struct kw_store *s, const char *name);
+	int (*object_list)(struct kw_store *s, char ***names, size_t *n);
+
 	int (*token_put)(struct kw_store *s, const struct kw_store_token *t);
 	int (*token_get)(struct kw_store *s, const uint8_t hash[KW_TOKEN_HASH_BYTES],
 	                 struct kw_store_token *out);

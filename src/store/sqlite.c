@@ -95,6 +95,13 @@ static const struct sq_migration {
      " PRIMARY KEY (mount, name));"
      "ALTER TABLE tokens ADD COLUMN mount TEXT REFERENCES auth_mounts (path);"
      "CREATE INDEX tokens_by_mount ON tokens (mount) WHERE mount IS NOT NULL;"},
+    /* PKCS#11: a key's CKA_ID, and the public objects (certificates, data)
+     * stored next to keys. */
+    {"pkcs11 key ids and objects",
+     "ALTER TABLE keys ADD COLUMN pkcs11_id BLOB CHECK (length(pkcs11_id) <= 64);"
+     "CREATE TABLE p11_objects ("
+     " name TEXT PRIMARY KEY NOT NULL,"
+     " body BLOB NOT NULL);"},
 };
 
 #define SQ_SCHEMA_LATEST ((int)KW_ARRAY_LEN(sq_migrations))
@@ -135,6 +142,10 @@ enum sq_stmt {
 	SQ_ROLE_DELETE,
 	SQ_ROLE_NAMES,
 	SQ_ROLE_ALL,
+	SQ_OBJECT_PUT,
+	SQ_OBJECT_SELECT,
+	SQ_OBJECT_DELETE,
+	SQ_OBJECT_NAMES,
 	SQ_COUNT
 };
 
@@ -142,7 +153,7 @@ enum sq_stmt {
 #define SQ_KEY_COLS                                                                                \
 	"name, type, latest_version, min_decryption_version, min_encryption_version,"              \
 	" min_available_version, exportable, deletion_allowed, allow_plaintext_backup,"            \
-	" auto_rotate_period, created"
+	" auto_rotate_period, created, pkcs11_id"
 #define SQ_TOKEN_COLS "hash, accessor, display_name, policies, meta, created, expires, ttl, mount"
 #define SQ_MOUNT_COLS "path, type, description, config, created"
 
@@ -158,13 +169,14 @@ static const struct sq_sql {
                                    " ON CONFLICT (name) DO UPDATE SET value = excluded.value"},
     [SQ_KEY_INSERT] = {"insert into keys",
                        "INSERT INTO keys (" SQ_KEY_COLS ")"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
     [SQ_KEY_SELECT] = {"select from keys", "SELECT " SQ_KEY_COLS " FROM keys WHERE name = ?1"},
     [SQ_KEY_UPDATE] = {"update keys",
                        "UPDATE keys SET type = ?2, latest_version = ?3,"
                        " min_decryption_version = ?4, min_encryption_version = ?5,"
                        " min_available_version = ?6, exportable = ?7, deletion_allowed = ?8,"
-                       " allow_plaintext_backup = ?9, auto_rotate_period = ?10, created = ?11"
+                       " allow_plaintext_backup = ?9, auto_rotate_period = ?10, created = ?11,"
+                       " pkcs11_id = ?12"
                        " WHERE name = ?1"},
     [SQ_KEY_DELETE] = {"delete from keys", "DELETE FROM keys WHERE name = ?1"},
     [SQ_KEY_NAMES] = {"list keys", "SELECT name FROM keys ORDER BY name"},
@@ -218,6 +230,13 @@ static const struct sq_sql {
                        "SELECT name FROM auth_roles WHERE mount = ?1 ORDER BY name"},
     [SQ_ROLE_ALL] = {"select from auth_roles",
                      "SELECT name, body FROM auth_roles WHERE mount = ?1 ORDER BY name"},
+    [SQ_OBJECT_PUT] = {"write p11_objects",
+                       "INSERT INTO p11_objects (name, body) VALUES (?1, ?2)"
+                       " ON CONFLICT (name) DO UPDATE SET body = excluded.body"},
+    [SQ_OBJECT_SELECT] = {"select from p11_objects",
+                          "SELECT body FROM p11_objects WHERE name = ?1"},
+    [SQ_OBJECT_DELETE] = {"delete from p11_objects", "DELETE FROM p11_objects WHERE name = ?1"},
+    [SQ_OBJECT_NAMES] = {"list p11_objects", "SELECT name FROM p11_objects ORDER BY name"},
 };
 
 struct sq_store {
@@ -831,7 +850,32 @@ static int sq_bind_key(sqlite3_stmt *st, const struct kw_store_key *k)
 	rc |= sqlite3_bind_int(st, 9, k->allow_plaintext_backup);
 	rc |= sqlite3_bind_int64(st, 10, k->auto_rotate_period);
 	rc |= sqlite3_bind_int64(st, 11, k->created);
+	if (k->pkcs11_id_len > 0)
+		rc |= sqlite3_bind_blob64(st, 12, k->pkcs11_id, k->pkcs11_id_len, SQLITE_STATIC);
+	else
+		rc |= sqlite3_bind_null(st, 12);
 	return rc;
+}
+
+/* The optional CKA_ID column: NULL for none. */
+static int sq_read_pkcs11_id(const char *op, sqlite3_stmt *st, size_t col, struct kw_store_key *k)
+{
+	const void *p;
+	size_t n;
+
+	k->pkcs11_id_len = 0;
+	if (sqlite3_column_type(st, (int)col) == SQLITE_NULL)
+		return 0;
+	if (sqlite3_column_type(st, (int)col) != SQLITE_BLOB)
+		return sq_bad_column(op, st, (int)col);
+	p = sqlite3_column_blob(st, (int)col);
+	n = (size_t)sqlite3_column_bytes(st, (int)col);
+	if (n > sizeof(k->pkcs11_id) || (p == NULL && n > 0))
+		return sq_bad_column(op, st, (int)col);
+	if (n > 0)
+		memcpy(k->pkcs11_id, p, n);
+	k->pkcs11_id_len = n;
+	return 0;
 }
 
 static int sq_read_key(const char *op, sqlite3_stmt *st, struct kw_store_key *k)
@@ -855,7 +899,7 @@ static int sq_read_key(const char *op, sqlite3_stmt *st, struct kw_store_key *k)
 	k->allow_plaintext_backup = v[8] != 0;
 	k->auto_rotate_period = v[9];
 	k->created = v[10];
-	return 0;
+	return sq_read_pkcs11_id(op, st, KW_ARRAY_LEN(v), k);
 }
 
 static int sq_key_write(struct sq_store *q, const char *op, enum sq_stmt id,
@@ -1364,6 +1408,60 @@ static int sq_policy_list(struct kw_store *s, char ***names, size_t *n)
 	return sq_list_names(sq(s), "policy_list", SQ_POLICY_NAMES, names, n);
 }
 
+/* ---- PKCS#11 objects ------------------------------------------------- */
+
+static int sq_object_put(struct kw_store *s, const char *name, const uint8_t *blob, size_t len)
+{
+	static const char op[] = "object_put";
+	struct sq_store *q = sq(s);
+	sqlite3_stmt *st = q->st[SQ_OBJECT_PUT];
+	int rc, ret;
+
+	pthread_mutex_lock(&q->lock);
+	rc = sq_bind_str(st, 1, name);
+	rc |= sqlite3_bind_blob64(st, 2, blob, len, SQLITE_STATIC);
+	ret = rc == SQLITE_OK ? sq_run(q, op, SQ_OBJECT_PUT) : sq_bind_fail(q, op, SQ_OBJECT_PUT);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+static int sq_object_get(struct kw_store *s, const char *name, uint8_t **blob, size_t *len)
+{
+	static const char op[] = "object_get";
+	struct sq_store *q = sq(s);
+	sqlite3_stmt *st = q->st[SQ_OBJECT_SELECT];
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	if (sq_bind_str(st, 1, name) != SQLITE_OK)
+		ret = sq_fail(q, op, SQ_OBJECT_SELECT);
+	else
+		ret = sq_step_one(q, op, SQ_OBJECT_SELECT);
+	if (ret == 0)
+		ret = sq_col_blob(op, st, 0, blob, len);
+	sq_reset(st);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+static int sq_object_delete(struct kw_store *s, const char *name)
+{
+	struct sq_store *q = sq(s);
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	ret = sq_run_name(q, "object_delete", SQ_OBJECT_DELETE, name);
+	if (ret == 0 && sqlite3_changes(q->db) == 0)
+		ret = KW_ERR_NOT_FOUND;
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+static int sq_object_list(struct kw_store *s, char ***names, size_t *n)
+{
+	return sq_list_names(sq(s), "object_list", SQ_OBJECT_NAMES, names, n);
+}
+
 /* ---- auth mounts and roles ----------------------------------------- */
 
 static int sq_bind_mount(sqlite3_stmt *st, const struct kw_store_auth_mount *m)
@@ -1655,6 +1753,10 @@ const struct kw_store_ops kw_store_sqlite_ops = {
     .key_versions = sq_key_versions,
     .key_delete = sq_key_delete,
     .key_list = sq_key_list,
+    .object_put = sq_object_put,
+    .object_get = sq_object_get,
+    .object_delete = sq_object_delete,
+    .object_list = sq_object_list,
     .token_put = sq_token_put,
     .token_get = sq_token_get,
     .token_get_by_accessor = sq_token_get_by_accessor,

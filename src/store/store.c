@@ -32,7 +32,8 @@ static bool name_ok(const char *name)
 
 static bool key_ok(const struct kw_store_key *k)
 {
-	return k != NULL && fixed_str_ok(k->name, sizeof(k->name));
+	return k != NULL && fixed_str_ok(k->name, sizeof(k->name)) &&
+	       k->pkcs11_id_len <= sizeof(k->pkcs11_id);
 }
 
 /* Versions start at 1; an empty wrap cannot be valid material. */
@@ -148,6 +149,34 @@ int kw_store_meta_put(struct kw_store *s, const char *name, const uint8_t *val, 
 	if (s == NULL || !name_ok(name) || (val == NULL && len > 0))
 		return KW_ERR_INVALID;
 	return s->ops->meta_put(s, name, val, len);
+}
+
+int kw_store_object_put(struct kw_store *s, const char *name, const uint8_t *blob, size_t len)
+{
+	if (s == NULL || !name_ok(name) || blob == NULL || len == 0 || len > KW_STORE_OBJECT_MAX)
+		return KW_ERR_INVALID;
+	return s->ops->object_put(s, name, blob, len);
+}
+
+int kw_store_object_get(struct kw_store *s, const char *name, uint8_t **blob, size_t *len)
+{
+	if (s == NULL || !name_ok(name) || blob == NULL || len == NULL)
+		return KW_ERR_INVALID;
+	return s->ops->object_get(s, name, blob, len);
+}
+
+int kw_store_object_delete(struct kw_store *s, const char *name)
+{
+	if (s == NULL || !name_ok(name))
+		return KW_ERR_INVALID;
+	return s->ops->object_delete(s, name);
+}
+
+int kw_store_object_list(struct kw_store *s, char ***names, size_t *n)
+{
+	if (s == NULL || names == NULL || n == NULL)
+		return KW_ERR_INVALID;
+	return s->ops->object_list(s, names, n);
 }
 
 int kw_store_key_create(struct kw_store *s, const struct kw_store_key *k,

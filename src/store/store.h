@@ -32,6 +32,10 @@
 /* JSON texts: a config holds PEM keys and CA bundles, a role a few lists. */
 #define KW_STORE_AUTH_CONFIG_MAX (1024 * 1024)
 #define KW_STORE_AUTH_ROLE_MAX   (64 * 1024)
+/* PKCS#11 CKA_ID of a key, and one stored PKCS#11 object (encoded by the
+ * keeper; the store does not read it). */
+#define KW_STORE_PKCS11_ID_MAX 64
+#define KW_STORE_OBJECT_MAX    (96 * 1024)
 
 struct kw_store;
 
@@ -48,6 +52,10 @@ struct kw_store_key {
 	bool allow_plaintext_backup;
 	int64_t auto_rotate_period; /* seconds, 0 = off */
 	int64_t created;            /* unix seconds */
+	/* PKCS#11 CKA_ID, set at creation (0 bytes = none). The keeper binds
+	 * it into the versions' associated data, so an edited column fails. */
+	uint8_t pkcs11_id[KW_STORE_PKCS11_ID_MAX];
+	size_t pkcs11_id_len;
 };
 
 /* One version of a key: material wrapped under the root key. */
@@ -124,6 +132,15 @@ int kw_store_key_delete(struct kw_store *s, const char *name) KW_MUST_CHECK;
 /* Names in ascending order; free with kw_store_names_free. */
 int kw_store_key_list(struct kw_store *s, char ***names, size_t *n) KW_MUST_CHECK;
 void kw_store_names_free(char **names, size_t n);
+
+/* PKCS#11 objects (certificates, data objects) by name: an opaque blob of
+ * at most KW_STORE_OBJECT_MAX bytes. put inserts or replaces. */
+int kw_store_object_put(struct kw_store *s, const char *name, const uint8_t *blob,
+                        size_t len) KW_MUST_CHECK;
+int kw_store_object_get(struct kw_store *s, const char *name, uint8_t **blob,
+                        size_t *len) KW_MUST_CHECK;
+int kw_store_object_delete(struct kw_store *s, const char *name) KW_MUST_CHECK;
+int kw_store_object_list(struct kw_store *s, char ***names, size_t *n) KW_MUST_CHECK;
 
 /* Tokens. */
 int kw_store_token_put(struct kw_store *s, const struct kw_store_token *t) KW_MUST_CHECK;

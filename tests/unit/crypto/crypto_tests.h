@@ -76,6 +76,22 @@ void test_wp_rsa_pss_verify(void **state);
 void test_wp_rsa_oaep_decrypt(void **state);
 void test_wp_rsa_pkcs1_sign(void **state);
 
+/* test_p11crypto.c */
+void test_p11_wp_aes_kw(void **state);
+void test_p11_wp_aes_kwp(void **state);
+void test_p11_wp_ecdh_point(void **state);
+void test_p11_wp_ecdh_spki(void **state);
+void test_p11_ecdh_misuse(void **state);
+void test_p11_x963_kdf(void **state);
+void test_p11_wp_oaep_label(void **state);
+void test_p11_wp_pkcs1_sign_raw(void **state);
+void test_p11_digestinfo_check(void **state);
+void test_p11_sign_raw_misuse(void **state);
+void test_p11_pkcs1_implicit_rejection(void **state);
+void test_p11_aes_modes_kat(void **state);
+void test_p11_aes_cbc_pad(void **state);
+void test_p11_aes_mode_misuse(void **state);
+
 /* Helpers (test_main.c). */
 /* Hex to a malloc'd buffer; fails the test on bad hex. */
 uint8_t *t_unhex(const char *hex, size_t *len);

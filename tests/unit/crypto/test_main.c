@@ -89,6 +89,20 @@ int main(int argc, char **argv)
 	    KW_TEST("/crypto/wycheproof-rsa-pss-verify", test_wp_rsa_pss_verify),
 	    KW_TEST("/crypto/wycheproof-rsa-oaep-decrypt", test_wp_rsa_oaep_decrypt),
 	    KW_TEST("/crypto/wycheproof-rsa-pkcs1-sign", test_wp_rsa_pkcs1_sign),
+	    KW_TEST("/crypto/p11/wycheproof-aes-kw", test_p11_wp_aes_kw),
+	    KW_TEST("/crypto/p11/wycheproof-aes-kwp", test_p11_wp_aes_kwp),
+	    KW_TEST("/crypto/p11/wycheproof-ecdh-point", test_p11_wp_ecdh_point),
+	    KW_TEST("/crypto/p11/wycheproof-ecdh-spki", test_p11_wp_ecdh_spki),
+	    KW_TEST("/crypto/p11/ecdh-misuse", test_p11_ecdh_misuse),
+	    KW_TEST("/crypto/p11/x963-kdf", test_p11_x963_kdf),
+	    KW_TEST("/crypto/p11/wycheproof-oaep-label", test_p11_wp_oaep_label),
+	    KW_TEST("/crypto/p11/wycheproof-pkcs1-sign-raw", test_p11_wp_pkcs1_sign_raw),
+	    KW_TEST("/crypto/p11/digestinfo-check", test_p11_digestinfo_check),
+	    KW_TEST("/crypto/p11/sign-raw-misuse", test_p11_sign_raw_misuse),
+	    KW_TEST("/crypto/p11/pkcs1-implicit-rejection", test_p11_pkcs1_implicit_rejection),
+	    KW_TEST("/crypto/p11/aes-modes-sp800-38a", test_p11_aes_modes_kat),
+	    KW_TEST("/crypto/p11/aes-cbc-pad", test_p11_aes_cbc_pad),
+	    KW_TEST("/crypto/p11/aes-mode-misuse", test_p11_aes_mode_misuse),
 	};
 	/* Run one test (or a glob of them) by path: test_crypto '/crypto/shamir-*'. */
 	if (argc > 1)
