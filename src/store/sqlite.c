@@ -28,7 +28,7 @@
 
 #include <sqlite3.h>
 
-#include "backend.h"
+#include "sqlite_int.h"
 
 /* Long enough to ride out a checkpoint or an operator's sqlite3 session. */
 #define SQ_BUSY_TIMEOUT_MS 5000
@@ -105,49 +105,6 @@ static const struct sq_migration {
 };
 
 #define SQ_SCHEMA_LATEST ((int)KW_ARRAY_LEN(sq_migrations))
-
-enum sq_stmt {
-	SQ_BEGIN,
-	SQ_COMMIT,
-	SQ_ROLLBACK,
-	SQ_META_GET,
-	SQ_META_PUT,
-	SQ_KEY_INSERT,
-	SQ_KEY_SELECT,
-	SQ_KEY_UPDATE,
-	SQ_KEY_DELETE,
-	SQ_KEY_NAMES,
-	SQ_VERSION_INSERT,
-	SQ_VERSION_SELECT,
-	SQ_VERSION_DELETE,
-	SQ_VERSION_REWRAP,
-	SQ_TOKEN_PUT,
-	SQ_TOKEN_BY_HASH,
-	SQ_TOKEN_BY_ACCESSOR,
-	SQ_TOKEN_DELETE,
-	SQ_TOKEN_PURGE,
-	SQ_POLICY_PUT,
-	SQ_POLICY_SELECT,
-	SQ_POLICY_DELETE,
-	SQ_POLICY_NAMES,
-	SQ_MOUNT_INSERT,
-	SQ_MOUNT_SELECT,
-	SQ_MOUNT_ALL,
-	SQ_MOUNT_CONFIG,
-	SQ_MOUNT_DELETE,
-	SQ_MOUNT_TOKENS_DELETE,
-	SQ_MOUNT_ROLES_DELETE,
-	SQ_ROLE_PUT,
-	SQ_ROLE_SELECT,
-	SQ_ROLE_DELETE,
-	SQ_ROLE_NAMES,
-	SQ_ROLE_ALL,
-	SQ_OBJECT_PUT,
-	SQ_OBJECT_SELECT,
-	SQ_OBJECT_DELETE,
-	SQ_OBJECT_NAMES,
-	SQ_COUNT
-};
 
 /* Column order is what sq_bind_key and sq_read_key rely on. */
 #define SQ_KEY_COLS                                                                                \
@@ -239,21 +196,9 @@ static const struct sq_sql {
     [SQ_OBJECT_NAMES] = {"list p11_objects", "SELECT name FROM p11_objects ORDER BY name"},
 };
 
-struct sq_store {
-	struct kw_store base; /* first, so the two pointers convert */
-	pthread_mutex_t lock;
-	sqlite3 *db;
-	sqlite3_stmt *st[SQ_COUNT];
-};
-
-static struct sq_store *sq(struct kw_store *s)
-{
-	return (struct sq_store *)s;
-}
-
 /* ---- errors ---------------------------------------------------------- */
 
-static int sq_fail(struct sq_store *q, const char *op, enum sq_stmt id)
+int sq_fail(struct sq_store *q, const char *op, enum sq_stmt id)
 {
 	kw_error("store: %s: %s: %s", op, sq_sql[id].what, sqlite3_errmsg(q->db));
 	return KW_ERR_STORE;
@@ -275,7 +220,7 @@ static const char *sq_strerror(int err, char *buf, size_t len)
 /* ---- statements ------------------------------------------------------ */
 
 /* Ready for the next use; drops pointers to the caller's bound buffers. */
-static void sq_reset(sqlite3_stmt *st)
+void sq_reset(sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -284,7 +229,7 @@ static void sq_reset(sqlite3_stmt *st)
 /* A statement returning no rows. Uniqueness violations are the caller's
  * EXISTS; a reference to a row that is not there (a role or token of a
  * mount that is gone) is NOT_FOUND. */
-static int sq_run(struct sq_store *q, const char *op, enum sq_stmt id)
+int sq_run(struct sq_store *q, const char *op, enum sq_stmt id)
 {
 	int rc = sqlite3_step(q->st[id]);
 	int ret = 0;
@@ -300,7 +245,7 @@ static int sq_run(struct sq_store *q, const char *op, enum sq_stmt id)
 }
 
 /* 1 with a row ready, 0 when done, or an error. Does not reset. */
-static int sq_step(struct sq_store *q, const char *op, enum sq_stmt id)
+int sq_step(struct sq_store *q, const char *op, enum sq_stmt id)
 {
 	int rc = sqlite3_step(q->st[id]);
 
@@ -312,7 +257,7 @@ static int sq_step(struct sq_store *q, const char *op, enum sq_stmt id)
 }
 
 /* The single row a lookup by primary key finds, or KW_ERR_NOT_FOUND. */
-static int sq_step_one(struct sq_store *q, const char *op, enum sq_stmt id)
+int sq_step_one(struct sq_store *q, const char *op, enum sq_stmt id)
 {
 	int ret = sq_step(q, op, id);
 
@@ -321,7 +266,7 @@ static int sq_step_one(struct sq_store *q, const char *op, enum sq_stmt id)
 	return ret < 0 ? ret : 0;
 }
 
-static int sq_bind_fail(struct sq_store *q, const char *op, enum sq_stmt id)
+int sq_bind_fail(struct sq_store *q, const char *op, enum sq_stmt id)
 {
 	int ret = sq_fail(q, op, id);
 
@@ -329,32 +274,32 @@ static int sq_bind_fail(struct sq_store *q, const char *op, enum sq_stmt id)
 	return ret;
 }
 
-static int sq_bind_str(sqlite3_stmt *st, int col, const char *s)
+int sq_bind_str(sqlite3_stmt *st, int col, const char *s)
 {
 	return sqlite3_bind_text64(st, col, s, strlen(s), SQLITE_STATIC, SQLITE_UTF8);
 }
 
 /* Runs a statement whose only parameter is a name: deletes, mostly. */
-static int sq_run_name(struct sq_store *q, const char *op, enum sq_stmt id, const char *name)
+int sq_run_name(struct sq_store *q, const char *op, enum sq_stmt id, const char *name)
 {
 	if (sq_bind_str(q->st[id], 1, name) != SQLITE_OK)
 		return sq_bind_fail(q, op, id);
 	return sq_run(q, op, id);
 }
 
-static int sq_begin(struct sq_store *q, const char *op)
+int sq_begin(struct sq_store *q, const char *op)
 {
 	return sq_run(q, op, SQ_BEGIN);
 }
 
-static int sq_commit(struct sq_store *q, const char *op)
+int sq_commit(struct sq_store *q, const char *op)
 {
 	return sq_run(q, op, SQ_COMMIT);
 }
 
 /* SQLite rolls back by itself after some errors (full disk, I/O); only
  * roll back what is still open. */
-static void sq_rollback(struct sq_store *q, const char *op)
+void sq_rollback(struct sq_store *q, const char *op)
 {
 	if (!sqlite3_get_autocommit(q->db))
 		(void)sq_run(q, op, SQ_ROLLBACK);
@@ -362,8 +307,7 @@ static void sq_rollback(struct sq_store *q, const char *op)
 
 /* ---- columns --------------------------------------------------------- */
 
-static int sq_col_int(const char *op, sqlite3_stmt *st, int col, int64_t lo, int64_t hi,
-                      int64_t *out)
+int sq_col_int(const char *op, sqlite3_stmt *st, int col, int64_t lo, int64_t hi, int64_t *out)
 {
 	int64_t v;
 
@@ -377,7 +321,7 @@ static int sq_col_int(const char *op, sqlite3_stmt *st, int col, int64_t lo, int
 }
 
 /* Text into a fixed array; too long or with an embedded NUL is corruption. */
-static int sq_col_text(const char *op, sqlite3_stmt *st, int col, char *buf, size_t cap)
+int sq_col_text(const char *op, sqlite3_stmt *st, int col, char *buf, size_t cap)
 {
 	const char *p;
 	size_t n;
@@ -394,7 +338,7 @@ static int sq_col_text(const char *op, sqlite3_stmt *st, int col, char *buf, siz
 	return 0;
 }
 
-static int sq_col_strdup(const char *op, sqlite3_stmt *st, int col, bool nullable, char **out)
+int sq_col_strdup(const char *op, sqlite3_stmt *st, int col, bool nullable, char **out)
 {
 	const char *p;
 	char *s;
@@ -444,7 +388,7 @@ static int sq_col_blob(const char *op, sqlite3_stmt *st, int col, uint8_t **out,
 }
 
 /* Room for one more element in a growing result array. */
-static int sq_grow(void **arr, size_t *cap, size_t n, size_t elem)
+int sq_grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
 	size_t ncap;
 	void *p;
@@ -1147,8 +1091,7 @@ out:
 
 /* The first column of every row of a query whose parameters are bound, as
  * strings. Lock held; resets the statement. */
-static int sq_collect_names(struct sq_store *q, const char *op, enum sq_stmt id, char ***names,
-                            size_t *n)
+int sq_collect_names(struct sq_store *q, const char *op, enum sq_stmt id, char ***names, size_t *n)
 {
 	sqlite3_stmt *st = q->st[id];
 	char **arr = NULL;
@@ -1460,284 +1403,6 @@ static int sq_object_delete(struct kw_store *s, const char *name)
 static int sq_object_list(struct kw_store *s, char ***names, size_t *n)
 {
 	return sq_list_names(sq(s), "object_list", SQ_OBJECT_NAMES, names, n);
-}
-
-/* ---- auth mounts and roles ----------------------------------------- */
-
-static int sq_bind_mount(sqlite3_stmt *st, const struct kw_store_auth_mount *m)
-{
-	int rc = sq_bind_str(st, 1, m->path);
-
-	rc |= sq_bind_str(st, 2, m->type);
-	rc |= sq_bind_str(st, 3, m->description ? m->description : "");
-	rc |= sq_bind_str(st, 4, m->config ? m->config : "{}");
-	rc |= sqlite3_bind_int64(st, 5, m->created);
-	return rc;
-}
-
-static int sq_read_mount(const char *op, sqlite3_stmt *st, struct kw_store_auth_mount *m)
-{
-	int64_t created;
-	int ret;
-
-	ret = sq_col_text(op, st, 0, m->path, sizeof(m->path));
-	if (ret == 0)
-		ret = sq_col_text(op, st, 1, m->type, sizeof(m->type));
-	if (ret == 0)
-		ret = sq_col_strdup(op, st, 2, false, &m->description);
-	if (ret == 0)
-		ret = sq_col_strdup(op, st, 3, false, &m->config);
-	if (ret == 0)
-		ret = sq_col_int(op, st, 4, INT64_MIN, INT64_MAX, &created);
-	if (ret) {
-		kw_store_auth_mount_cleanup(m);
-		return ret;
-	}
-	m->created = created;
-	return 0;
-}
-
-static int sq_auth_mount_create(struct kw_store *s, const struct kw_store_auth_mount *m)
-{
-	static const char op[] = "auth_mount_create";
-	struct sq_store *q = sq(s);
-	int ret;
-
-	pthread_mutex_lock(&q->lock);
-	if (sq_bind_mount(q->st[SQ_MOUNT_INSERT], m) != SQLITE_OK)
-		ret = sq_bind_fail(q, op, SQ_MOUNT_INSERT);
-	else
-		ret = sq_run(q, op, SQ_MOUNT_INSERT);
-	pthread_mutex_unlock(&q->lock);
-	return ret;
-}
-
-static int sq_auth_mount_load(struct kw_store *s, const char *path, struct kw_store_auth_mount *out)
-{
-	static const char op[] = "auth_mount_load";
-	struct sq_store *q = sq(s);
-	sqlite3_stmt *st = q->st[SQ_MOUNT_SELECT];
-	struct kw_store_auth_mount m = {0};
-	int ret;
-
-	pthread_mutex_lock(&q->lock);
-	if (sq_bind_str(st, 1, path) != SQLITE_OK)
-		ret = sq_fail(q, op, SQ_MOUNT_SELECT);
-	else
-		ret = sq_step_one(q, op, SQ_MOUNT_SELECT);
-	if (ret == 0)
-		ret = sq_read_mount(op, st, &m);
-	sq_reset(st);
-	pthread_mutex_unlock(&q->lock);
-	if (ret == 0)
-		*out = m;
-	return ret;
-}
-
-static int sq_auth_mount_list(struct kw_store *s, struct kw_store_auth_mount **ms, size_t *n)
-{
-	static const char op[] = "auth_mount_list";
-	struct sq_store *q = sq(s);
-	sqlite3_stmt *st = q->st[SQ_MOUNT_ALL];
-	struct kw_store_auth_mount *arr = NULL;
-	size_t cap = 0;
-	size_t cnt = 0;
-	int ret;
-
-	pthread_mutex_lock(&q->lock);
-	while ((ret = sq_step(q, op, SQ_MOUNT_ALL)) == 1) {
-		ret = sq_grow((void **)&arr, &cap, cnt, sizeof(*arr));
-		if (ret)
-			break;
-		memset(&arr[cnt], 0, sizeof(arr[cnt]));
-		ret = sq_read_mount(op, st, &arr[cnt]);
-		if (ret)
-			break;
-		cnt++;
-	}
-	sq_reset(st);
-	pthread_mutex_unlock(&q->lock);
-	if (ret) {
-		kw_store_auth_mounts_free(arr, cnt);
-		return ret;
-	}
-	*ms = arr;
-	*n = cnt;
-	return 0;
-}
-
-static int sq_auth_mount_config_put(struct kw_store *s, const char *path, const char *json)
-{
-	static const char op[] = "auth_mount_config_put";
-	struct sq_store *q = sq(s);
-	sqlite3_stmt *st = q->st[SQ_MOUNT_CONFIG];
-	int rc;
-	int ret;
-
-	pthread_mutex_lock(&q->lock);
-	rc = sq_bind_str(st, 1, path);
-	rc |= sq_bind_str(st, 2, json);
-	ret =
-	    rc == SQLITE_OK ? sq_run(q, op, SQ_MOUNT_CONFIG) : sq_bind_fail(q, op, SQ_MOUNT_CONFIG);
-	if (ret == 0 && sqlite3_changes(q->db) == 0)
-		ret = KW_ERR_NOT_FOUND;
-	pthread_mutex_unlock(&q->lock);
-	return ret;
-}
-
-/* Roles and tokens go explicitly, not by cascade: the file may have been
- * edited by a client that does not enforce foreign keys. */
-static int sq_auth_mount_delete(struct kw_store *s, const char *path, size_t *revoked)
-{
-	static const char op[] = "auth_mount_delete";
-	struct sq_store *q = sq(s);
-	size_t tokens = 0;
-	int ret;
-
-	pthread_mutex_lock(&q->lock);
-	ret = sq_begin(q, op);
-	if (ret)
-		goto out;
-	ret = sq_run_name(q, op, SQ_MOUNT_ROLES_DELETE, path);
-	if (ret)
-		goto out;
-	ret = sq_run_name(q, op, SQ_MOUNT_TOKENS_DELETE, path);
-	if (ret)
-		goto out;
-	tokens = (size_t)sqlite3_changes(q->db);
-	ret = sq_run_name(q, op, SQ_MOUNT_DELETE, path);
-	if (ret == 0 && sqlite3_changes(q->db) == 0)
-		ret = KW_ERR_NOT_FOUND;
-	if (ret)
-		goto out;
-	ret = sq_commit(q, op);
-out:
-	if (ret)
-		sq_rollback(q, op);
-	pthread_mutex_unlock(&q->lock);
-	if (ret == 0)
-		*revoked = tokens;
-	return ret;
-}
-
-static int sq_bind_role_key(sqlite3_stmt *st, const char *mount, const char *name)
-{
-	return sq_bind_str(st, 1, mount) | sq_bind_str(st, 2, name);
-}
-
-static int sq_auth_role_put(struct kw_store *s, const char *mount, const char *name,
-                            const char *json)
-{
-	static const char op[] = "auth_role_put";
-	struct sq_store *q = sq(s);
-	sqlite3_stmt *st = q->st[SQ_ROLE_PUT];
-	int rc;
-	int ret;
-
-	pthread_mutex_lock(&q->lock);
-	rc = sq_bind_role_key(st, mount, name);
-	rc |= sq_bind_str(st, 3, json);
-	ret = rc == SQLITE_OK ? sq_run(q, op, SQ_ROLE_PUT) : sq_bind_fail(q, op, SQ_ROLE_PUT);
-	pthread_mutex_unlock(&q->lock);
-	return ret;
-}
-
-static int sq_auth_role_get(struct kw_store *s, const char *mount, const char *name, char **json)
-{
-	static const char op[] = "auth_role_get";
-	struct sq_store *q = sq(s);
-	sqlite3_stmt *st = q->st[SQ_ROLE_SELECT];
-	int ret;
-
-	pthread_mutex_lock(&q->lock);
-	if (sq_bind_role_key(st, mount, name) != SQLITE_OK)
-		ret = sq_fail(q, op, SQ_ROLE_SELECT);
-	else
-		ret = sq_step_one(q, op, SQ_ROLE_SELECT);
-	if (ret == 0)
-		ret = sq_col_strdup(op, st, 0, false, json);
-	sq_reset(st);
-	pthread_mutex_unlock(&q->lock);
-	return ret;
-}
-
-static int sq_auth_role_delete(struct kw_store *s, const char *mount, const char *name)
-{
-	static const char op[] = "auth_role_delete";
-	struct sq_store *q = sq(s);
-	int ret;
-
-	pthread_mutex_lock(&q->lock);
-	if (sq_bind_role_key(q->st[SQ_ROLE_DELETE], mount, name) != SQLITE_OK)
-		ret = sq_bind_fail(q, op, SQ_ROLE_DELETE);
-	else
-		ret = sq_run(q, op, SQ_ROLE_DELETE);
-	if (ret == 0 && sqlite3_changes(q->db) == 0)
-		ret = KW_ERR_NOT_FOUND;
-	pthread_mutex_unlock(&q->lock);
-	return ret;
-}
-
-static int sq_auth_role_list(struct kw_store *s, const char *mount, char ***names, size_t *n)
-{
-	static const char op[] = "auth_role_list";
-	struct sq_store *q = sq(s);
-	int ret;
-
-	pthread_mutex_lock(&q->lock);
-	if (sq_bind_str(q->st[SQ_ROLE_NAMES], 1, mount) != SQLITE_OK)
-		ret = sq_bind_fail(q, op, SQ_ROLE_NAMES);
-	else
-		ret = sq_collect_names(q, op, SQ_ROLE_NAMES, names, n);
-	pthread_mutex_unlock(&q->lock);
-	return ret;
-}
-
-static int sq_read_role(const char *op, sqlite3_stmt *st, struct kw_store_auth_role *r)
-{
-	int ret = sq_col_text(op, st, 0, r->name, sizeof(r->name));
-
-	if (ret == 0)
-		ret = sq_col_strdup(op, st, 1, false, &r->body);
-	return ret;
-}
-
-static int sq_auth_role_load_all(struct kw_store *s, const char *mount,
-                                 struct kw_store_auth_role **rs, size_t *n)
-{
-	static const char op[] = "auth_role_load_all";
-	struct sq_store *q = sq(s);
-	sqlite3_stmt *st = q->st[SQ_ROLE_ALL];
-	struct kw_store_auth_role *arr = NULL;
-	size_t cap = 0;
-	size_t cnt = 0;
-	int ret;
-
-	pthread_mutex_lock(&q->lock);
-	if (sq_bind_str(st, 1, mount) != SQLITE_OK) {
-		ret = sq_fail(q, op, SQ_ROLE_ALL);
-		goto out;
-	}
-	while ((ret = sq_step(q, op, SQ_ROLE_ALL)) == 1) {
-		ret = sq_grow((void **)&arr, &cap, cnt, sizeof(*arr));
-		if (ret)
-			goto out;
-		memset(&arr[cnt], 0, sizeof(arr[cnt]));
-		ret = sq_read_role(op, st, &arr[cnt]);
-		if (ret)
-			goto out;
-		cnt++;
-	}
-out:
-	sq_reset(st);
-	pthread_mutex_unlock(&q->lock);
-	if (ret) {
-		kw_store_auth_roles_free(arr, cnt);
-		return ret;
-	}
-	*rs = arr;
-	*n = cnt;
-	return 0;
 }
 
 const struct kw_store_ops kw_store_sqlite_ops = {
