@@ -380,8 +380,8 @@ struct kw_auth_cert_id {
  * *out, or KW_ERR_AUTH with a fixed sentence in why (never certificate
  * bytes), KW_ERR_INVALID for a ca_pem holding no certificate.
  */
-int kw_auth_cert_verify(const uint8_t *const *der, const size_t *len, size_t n,
-                        const char *ca_pem, int64_t now, struct kw_auth_cert_id *out, char *why,
+int kw_auth_cert_verify(const uint8_t *const *der, const size_t *len, size_t n, const char *ca_pem,
+                        int64_t now, struct kw_auth_cert_id *out, char *why,
                         size_t whylen) KW_MUST_CHECK;
 
 #endif

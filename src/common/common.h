@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KW_MUST_CHECK __attribute__((warn_unused_result))
+#define KW_MUST_CHECK   __attribute__((warn_unused_result))
 #define KW_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define KW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -37,21 +37,23 @@
 	X(TOO_LARGE, -5, "too_large", "the request is larger than the configured limit")           \
 	X(NOT_FOUND, -6, "not_found", "no such key or object")                                     \
 	X(EXISTS, -7, "already_exists", "an object with that name already exists")                 \
-	X(KEY_TYPE, -8, "wrong_key_type", "the key's type does not support this operation")       \
+	X(KEY_TYPE, -8, "wrong_key_type", "the key's type does not support this operation")        \
 	X(DENIED, -9, "permission_denied", "permission denied")                                    \
 	X(AUTH, -10, "bad_token", "missing, unknown or expired token")                             \
 	X(SEALED, -11, "sealed", "keyward is sealed; unseal it with the key shares")               \
 	X(NOT_INIT, -12, "not_initialized", "keyward is not initialized; run operator init")       \
 	X(ALREADY_INIT, -13, "already_initialized", "keyward is already initialized")              \
 	X(INTEGRITY, -14, "integrity", "stored key material failed its integrity check")           \
-	X(DECRYPT, -15, "decryption_failed", "the ciphertext is invalid or was not made by this key") \
+	X(DECRYPT, -15, "decryption_failed",                                                       \
+	  "the ciphertext is invalid or was not made by this key")                                 \
 	X(VERSION, -16, "bad_key_version", "that key version is not available for this operation") \
 	X(NOT_EXPORTABLE, -17, "not_exportable", "the key is not exportable")                      \
 	X(DELETE_DENIED, -18, "deletion_not_allowed",                                              \
 	  "deletion is not allowed for this key; set deletion_allowed first")                      \
 	X(STORE, -19, "storage", "the key store could not be read or written")                     \
 	X(CRYPTO, -20, "crypto", "the cryptographic operation failed")                             \
-	X(SELFTEST, -21, "self_test_failed", "a cryptographic self-test failed; refusing to unseal")  \
+	X(SELFTEST, -21, "self_test_failed",                                                       \
+	  "a cryptographic self-test failed; refusing to unseal")                                  \
 	X(BAD_SHARE, -22, "bad_unseal_key", "that is not a valid unseal key share")                \
 	X(IPC, -23, "ipc", "the key-holding process did not answer")                               \
 	X(UNSUPPORTED, -24, "unsupported", "that parameter value is not supported")                \
@@ -81,8 +83,8 @@ int kw_log_level_from_name(const char *name, enum kw_log_level *out) KW_MUST_CHE
 void kw_log_set_proc(const char *name); /* "front", "keeper", "parent" */
 void kw_log(enum kw_log_level level, const char *fmt, ...) KW_PRINTF(2, 3);
 #define kw_debug(...) kw_log(KW_LOG_DEBUG, __VA_ARGS__)
-#define kw_info(...) kw_log(KW_LOG_INFO, __VA_ARGS__)
-#define kw_warn(...) kw_log(KW_LOG_WARN, __VA_ARGS__)
+#define kw_info(...)  kw_log(KW_LOG_INFO, __VA_ARGS__)
+#define kw_warn(...)  kw_log(KW_LOG_WARN, __VA_ARGS__)
 #define kw_error(...) kw_log(KW_LOG_ERR, __VA_ARGS__)
 /* Log and exit(1): for broken invariants inside the boundary (relayd fatalx). */
 void kw_fatal(const char *fmt, ...) KW_PRINTF(1, 2) __attribute__((noreturn));
@@ -134,17 +136,17 @@ int kw_hex_value(char c); /* 0..15, or -1 if c is not a hex digit */
 /* Secure memory: OpenSSL's secure heap when initialised, else plain memory. */
 int kw_secure_heap_init(size_t bytes) KW_MUST_CHECK;
 bool kw_secure_heap_active(void);
-void *kw_secure_alloc(size_t n);          /* zeroed; NULL on failure */
-void kw_secure_free(void *p, size_t n);   /* wipes then frees; NULL is fine */
-void kw_wipe(void *p, size_t n);          /* OPENSSL_cleanse */
+void *kw_secure_alloc(size_t n);                          /* zeroed; NULL on failure */
+void kw_secure_free(void *p, size_t n);                   /* wipes then frees; NULL is fine */
+void kw_wipe(void *p, size_t n);                          /* OPENSSL_cleanse */
 bool kw_ct_equal(const void *a, const void *b, size_t n); /* constant time */
 
 /* Make this process unable to dump core or be ptraced by its peers. */
 int kw_process_harden(void) KW_MUST_CHECK;
 
 /* Time. */
-uint64_t kw_now_us(void);      /* wall clock, microseconds since the epoch */
-int64_t kw_now(void);          /* wall clock, seconds */
+uint64_t kw_now_us(void); /* wall clock, microseconds since the epoch */
+int64_t kw_now(void);     /* wall clock, seconds */
 uint64_t kw_monotonic_ns(void);
 /* RFC 3339 UTC with seconds ("2026-11-28T14:00:00Z") into buf (>= 32 bytes). */
 void kw_time_format(int64_t unix_seconds, char *buf, size_t buflen);

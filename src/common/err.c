@@ -9,12 +9,15 @@ struct err_entry {
 	const char *msg;
 };
 
+/* One row per line; clang-format would fold the X-macro into the brace. */
+/* clang-format off */
 static const struct err_entry err_table[] = {
 	{KW_OK, "ok", "success"},
 #define KW_ERR_ROW(name, val, code, msg) {KW_ERR_##name, code, msg},
 	KW_ERR_LIST(KW_ERR_ROW)
 #undef KW_ERR_ROW
 };
+/* clang-format on */
 
 static const struct err_entry *err_find(int err)
 {

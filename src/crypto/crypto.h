@@ -38,7 +38,7 @@ enum kw_key_type {
 };
 #define KW_KEY_TYPE_MAX 11
 
-const char *kw_key_type_name(enum kw_key_type t);   /* "aes256-gcm96"; NULL if invalid */
+const char *kw_key_type_name(enum kw_key_type t); /* "aes256-gcm96"; NULL if invalid */
 int kw_key_type_from_name(const char *name, enum kw_key_type *out) KW_MUST_CHECK;
 bool kw_key_type_is_aead(enum kw_key_type t);       /* aes*, chacha20 */
 bool kw_key_type_is_asymmetric(enum kw_key_type t); /* ecdsa*, ed25519, rsa* */
@@ -66,7 +66,7 @@ const char *kw_hash_name(enum kw_hash h);
 int kw_hash_from_name(const char *name, enum kw_hash *out) KW_MUST_CHECK;
 size_t kw_hash_size(enum kw_hash h);
 int kw_hash_digest(enum kw_hash h, const uint8_t *in, size_t len, uint8_t *out,
-		   size_t *outlen) KW_MUST_CHECK;
+                   size_t *outlen) KW_MUST_CHECK;
 
 /* Random bytes from OpenSSL's private DRBG. */
 int kw_random(uint8_t *out, size_t len) KW_MUST_CHECK;
@@ -75,10 +75,10 @@ int kw_random(uint8_t *out, size_t len) KW_MUST_CHECK;
 struct kw_key;
 
 #define KW_HMAC_KEY_DEFAULT_BYTES 32
-#define KW_HMAC_KEY_MIN_BYTES 32
-#define KW_HMAC_KEY_MAX_BYTES 512
-#define KW_AEAD_NONCE_BYTES 12
-#define KW_AEAD_TAG_BYTES 16
+#define KW_HMAC_KEY_MIN_BYTES     32
+#define KW_HMAC_KEY_MAX_BYTES     512
+#define KW_AEAD_NONCE_BYTES       12
+#define KW_AEAD_TAG_BYTES         16
 
 /* Generate a fresh key. size is the HMAC key length in bytes for KW_KEY_HMAC
  * (0 = default); ignored for other types. */
@@ -89,10 +89,10 @@ int kw_key_generate(enum kw_key_type t, size_t size, struct kw_key **out) KW_MUS
  */
 int kw_key_encode(const struct kw_key *k, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
 int kw_key_decode(enum kw_key_type t, const uint8_t *in, size_t len,
-		  struct kw_key **out) KW_MUST_CHECK;
+                  struct kw_key **out) KW_MUST_CHECK;
 /* A public-only key (can verify, cannot sign) from SubjectPublicKeyInfo DER. */
 int kw_key_from_public_der(enum kw_key_type t, const uint8_t *der, size_t len,
-			   struct kw_key **out) KW_MUST_CHECK;
+                           struct kw_key **out) KW_MUST_CHECK;
 void kw_key_free(struct kw_key *k);
 enum kw_key_type kw_key_type_of(const struct kw_key *k);
 /* Symmetric key bytes (secure memory, owned by the key). KW_ERR_KEY_TYPE if asymmetric. */
@@ -119,29 +119,29 @@ int kw_key_export_text(const struct kw_key *k, char **out, size_t *outlen) KW_MU
  * Vault's layout: out = nonce(12) || ciphertext || tag(16), nonce random.
  * Output malloc'd (it is ciphertext, public).
  */
-int kw_aead_encrypt(const struct kw_key *k, const uint8_t *pt, size_t ptlen,
-		    const uint8_t *aad, size_t aadlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+int kw_aead_encrypt(const struct kw_key *k, const uint8_t *pt, size_t ptlen, const uint8_t *aad,
+                    size_t aadlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
 /* KW_ERR_DECRYPT on a bad tag or short input. Output plaintext malloc'd;
  * the caller wipes it before freeing. */
-int kw_aead_decrypt(const struct kw_key *k, const uint8_t *in, size_t inlen,
-		    const uint8_t *aad, size_t aadlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+int kw_aead_decrypt(const struct kw_key *k, const uint8_t *in, size_t inlen, const uint8_t *aad,
+                    size_t aadlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
 /*
  * Raw primitives for tests and for wrapping: explicit IV and tag, any IV
  * length OpenSSL accepts for GCM (12 for ChaCha20-Poly1305). The type selects
  * the cipher (AES by key length 16/24/32, or ChaCha20-Poly1305).
  */
 int kw_aead_seal_raw(enum kw_key_type t, const uint8_t *key, size_t keylen, const uint8_t *iv,
-		     size_t ivlen, const uint8_t *aad, size_t aadlen, const uint8_t *pt,
-		     size_t ptlen, uint8_t *ct, uint8_t *tag, size_t taglen) KW_MUST_CHECK;
+                     size_t ivlen, const uint8_t *aad, size_t aadlen, const uint8_t *pt,
+                     size_t ptlen, uint8_t *ct, uint8_t *tag, size_t taglen) KW_MUST_CHECK;
 int kw_aead_open_raw(enum kw_key_type t, const uint8_t *key, size_t keylen, const uint8_t *iv,
-		     size_t ivlen, const uint8_t *aad, size_t aadlen, const uint8_t *ct,
-		     size_t ctlen, const uint8_t *tag, size_t taglen, uint8_t *pt) KW_MUST_CHECK;
+                     size_t ivlen, const uint8_t *aad, size_t aadlen, const uint8_t *ct,
+                     size_t ctlen, const uint8_t *tag, size_t taglen, uint8_t *pt) KW_MUST_CHECK;
 
 /* ---- RSA encryption (aead.c): OAEP with SHA-256 (Vault's default) ---- */
 int kw_rsa_oaep_encrypt(const struct kw_key *k, enum kw_hash h, const uint8_t *pt, size_t ptlen,
-			uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+                        uint8_t **out, size_t *outlen) KW_MUST_CHECK;
 int kw_rsa_oaep_decrypt(const struct kw_key *k, enum kw_hash h, const uint8_t *in, size_t inlen,
-			uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+                        uint8_t **out, size_t *outlen) KW_MUST_CHECK;
 
 /* ---- wrapping under the root key (wrap.c) ---- */
 #define KW_ROOT_KEY_BYTES 32
@@ -152,9 +152,9 @@ int kw_rsa_oaep_decrypt(const struct kw_key *k, enum kw_hash h, const uint8_t *i
  * output is in secure memory (free with kw_secure_free(p, len)).
  */
 int kw_wrap(const uint8_t kek[KW_ROOT_KEY_BYTES], const uint8_t *aad, size_t aadlen,
-	    const uint8_t *pt, size_t ptlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+            const uint8_t *pt, size_t ptlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
 int kw_unwrap(const uint8_t kek[KW_ROOT_KEY_BYTES], const uint8_t *aad, size_t aadlen,
-	      const uint8_t *in, size_t inlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+              const uint8_t *in, size_t inlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
 
 /* ---- signatures (sig.c) ---- */
 enum kw_rsa_padding { KW_RSA_PSS = 0, KW_RSA_PKCS1V15 = 1 };
@@ -162,11 +162,11 @@ enum kw_ecdsa_marshal { KW_ECDSA_ASN1 = 0, KW_ECDSA_JWS = 1 }; /* DER, or raw r|
 #define KW_SIG_MAX_BYTES 1024
 
 struct kw_sign_params {
-	enum kw_hash hash;           /* ignored for Ed25519 */
-	bool prehashed;              /* input is already a digest of hash's size */
-	enum kw_rsa_padding padding; /* RSA only */
+	enum kw_hash hash;             /* ignored for Ed25519 */
+	bool prehashed;                /* input is already a digest of hash's size */
+	enum kw_rsa_padding padding;   /* RSA only */
 	enum kw_ecdsa_marshal marshal; /* ECDSA only */
-	int salt_len;                /* RSA-PSS: -1 = hash length (Vault's "auto" on sign) */
+	int salt_len;                  /* RSA-PSS: -1 = hash length (Vault's "auto" on sign) */
 };
 /* Defaults as Vault: sha2-256, not prehashed, PSS, ASN.1, salt = hash length. */
 void kw_sign_params_default(struct kw_sign_params *p);
@@ -175,15 +175,15 @@ void kw_sign_params_default(struct kw_sign_params *p);
  * when prehashed input has the wrong length, or prehashed with Ed25519.
  * out malloc'd.
  */
-int kw_sign(const struct kw_key *k, const struct kw_sign_params *p, const uint8_t *in,
-	    size_t inlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+int kw_sign(const struct kw_key *k, const struct kw_sign_params *p, const uint8_t *in, size_t inlen,
+            uint8_t **out, size_t *outlen) KW_MUST_CHECK;
 /* *valid false for a well-formed but wrong signature; errors only for misuse. */
 int kw_verify(const struct kw_key *k, const struct kw_sign_params *p, const uint8_t *in,
-	      size_t inlen, const uint8_t *sig, size_t siglen, bool *valid) KW_MUST_CHECK;
+              size_t inlen, const uint8_t *sig, size_t siglen, bool *valid) KW_MUST_CHECK;
 
 /* ---- MAC (mac.c) ---- */
 int kw_hmac(enum kw_hash h, const uint8_t *key, size_t keylen, const uint8_t *in, size_t inlen,
-	    uint8_t *out, size_t *outlen) KW_MUST_CHECK;
+            uint8_t *out, size_t *outlen) KW_MUST_CHECK;
 
 /* ---- Shamir secret sharing over GF(2^8) (shamir.c), Vault's share layout ---- */
 #define KW_SHAMIR_SHARES_MAX 255
@@ -194,11 +194,11 @@ int kw_hmac(enum kw_hash h, const uint8_t *key, size_t keylen, const uint8_t *in
  * shares is n * (secretlen + 1) bytes in secure memory.
  */
 int kw_shamir_split(const uint8_t *secret, size_t secretlen, unsigned n, unsigned t,
-		    uint8_t **shares) KW_MUST_CHECK;
+                    uint8_t **shares) KW_MUST_CHECK;
 /* Combine count shares of sharelen bytes each; distinct x required.
  * secret_out has sharelen - 1 bytes. */
 int kw_shamir_combine(const uint8_t *const *shares, unsigned count, size_t sharelen,
-		      uint8_t *secret_out) KW_MUST_CHECK;
+                      uint8_t *secret_out) KW_MUST_CHECK;
 
 /* ---- power-up self-tests (kat.c) ---- */
 /* Known-answer tests for every algorithm above. On failure returns
@@ -216,7 +216,7 @@ int kw_crypto_selftest(const char **failed) KW_MUST_CHECK;
  * modulus (more than its size - 11 bytes). out malloc'd.
  */
 int kw_rsa_sign_pkcs1_raw(const struct kw_key *k, const uint8_t *in, size_t inlen, uint8_t **out,
-			  size_t *outlen) KW_MUST_CHECK;
+                          size_t *outlen) KW_MUST_CHECK;
 /* Is in a DER DigestInfo (RFC 8017 9.2, NULL parameters) of SHA-1, SHA-224,
  * SHA-256, SHA-384, SHA-512 or SHA3-*, with a digest of the right length?
  * Sets *h (may be NULL). */
@@ -239,7 +239,7 @@ struct kw_rsa_dec_params {
  * Output malloc'd; the caller wipes it before freeing.
  */
 int kw_rsa_decrypt(const struct kw_key *k, const struct kw_rsa_dec_params *p, const uint8_t *in,
-		   size_t inlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+                   size_t inlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
 
 /*
  * ECDH (SP 800-56A, cofactor 1 curves) of an ecdsa-p256/p384/p521 private
@@ -250,11 +250,11 @@ int kw_rsa_decrypt(const struct kw_key *k, const struct kw_rsa_dec_params *p, co
  * shared secret (x coordinate, field size bytes) is in secure memory; free
  * with kw_secure_free(p, len).
  */
-int kw_ecdh_derive(const struct kw_key *k, const uint8_t *peer, size_t peerlen,
-		   uint8_t **secret, size_t *secretlen) KW_MUST_CHECK;
+int kw_ecdh_derive(const struct kw_key *k, const uint8_t *peer, size_t peerlen, uint8_t **secret,
+                   size_t *secretlen) KW_MUST_CHECK;
 /* ANSI X9.63 KDF (SEC1 3.6.1) with hash h, as PKCS#11 CKD_SHA*_KDF. */
-int kw_x963_kdf(enum kw_hash h, const uint8_t *z, size_t zlen, const uint8_t *info,
-		size_t infolen, uint8_t *out, size_t outlen) KW_MUST_CHECK;
+int kw_x963_kdf(enum kw_hash h, const uint8_t *z, size_t zlen, const uint8_t *info, size_t infolen,
+                uint8_t *out, size_t outlen) KW_MUST_CHECK;
 
 enum kw_aes_mode {
 	KW_AES_CBC = 1, /* no padding: input a multiple of 16 */
@@ -270,8 +270,8 @@ enum kw_aes_mode {
  * KW_ERR_DECRYPT.
  */
 int kw_aes_cipher(enum kw_aes_mode mode, bool encrypt, const uint8_t *key, size_t keylen,
-		  const uint8_t *iv, size_t ivlen, const uint8_t *in, size_t inlen, uint8_t *out,
-		  size_t *outlen) KW_MUST_CHECK;
+                  const uint8_t *iv, size_t ivlen, const uint8_t *in, size_t inlen, uint8_t *out,
+                  size_t *outlen) KW_MUST_CHECK;
 
 /*
  * AES key wrap: RFC 3394 (pad false: input a multiple of 8, at least 16
@@ -281,8 +281,8 @@ int kw_aes_cipher(enum kw_aes_mode mode, bool encrypt, const uint8_t *key, size_
  * integrity check fails or the length is impossible.
  */
 int kw_aes_key_wrap(bool pad, const uint8_t *kek, size_t keklen, const uint8_t *in, size_t inlen,
-		    uint8_t **out, size_t *outlen) KW_MUST_CHECK;
-int kw_aes_key_unwrap(bool pad, const uint8_t *kek, size_t keklen, const uint8_t *in,
-		      size_t inlen, uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+                    uint8_t **out, size_t *outlen) KW_MUST_CHECK;
+int kw_aes_key_unwrap(bool pad, const uint8_t *kek, size_t keklen, const uint8_t *in, size_t inlen,
+                      uint8_t **out, size_t *outlen) KW_MUST_CHECK;
 
 #endif

@@ -34,7 +34,7 @@
 #define KW_UUID_BYTES           37 /* 36 characters and a NUL */
 #define KW_REMOTE_BYTES         64 /* an IPv6 address text, or "unix" */
 #define KW_DETAIL_BYTES         256
-#define KW_ROUTE_ARGS_MAX       4   /* ":x" segments in one pattern */
+#define KW_ROUTE_ARGS_MAX       4 /* ":x" segments in one pattern */
 #define KW_RANDOM_BYTES_MAX     131072
 #define KW_RANDOM_BYTES_DEFAULT 32
 #define KW_POLICIES_MAX         256 /* per token: stays far below KW_IPC_FIELDS_MAX */
@@ -471,7 +471,7 @@ struct kw_auth_mount {
 /* A method: its Vault type name, the path word of its roles, and its
  * validation, state and login. */
 struct kw_auth_method {
-	const char *type;      /* "kubernetes", "jwt", "cert" */
+	const char *type; /* "kubernetes", "jwt", "cert" */
 	enum kw_auth_kind kind;
 	const char *role_word; /* "role" or "certs" */
 	/* Fields a GET of the config never returns (credentials). */
@@ -525,10 +525,12 @@ const struct kw_auth_role *kw_auth_role_find(const struct kw_auth_mount *m, cons
 /* ---- normalising helpers for the methods ---- */
 
 /* Refuse any field of in not in known (NULL-terminated). */
-int kw_auth_fields_known(const json_t *in, const char *const *known, struct kw_fail *f) KW_MUST_CHECK;
+int kw_auth_fields_known(const json_t *in, const char *const *known,
+                         struct kw_fail *f) KW_MUST_CHECK;
 /* A list of strings (a JSON array, or Vault's comma-separated string) into
  * a new array; absent = []. Empty entries are refused. */
-int kw_auth_str_list(const json_t *in, const char *key, json_t **out, struct kw_fail *f) KW_MUST_CHECK;
+int kw_auth_str_list(const json_t *in, const char *key, json_t **out,
+                     struct kw_fail *f) KW_MUST_CHECK;
 /* A string field copied into out (absent: def, or nothing when def NULL). */
 int kw_auth_copy_str(const json_t *in, const char *key, const char *def, json_t *out,
                      struct kw_fail *f) KW_MUST_CHECK;
@@ -565,7 +567,8 @@ int kw_jwt_keys_build(const struct kw_jwt_keys_conf *c, struct kw_jwt_keys *out,
                       struct kw_fail *f) KW_MUST_CHECK;
 void kw_jwt_keys_cleanup(struct kw_jwt_keys *k);
 /* Check PEM keys parse (config validation, no network). */
-int kw_jwt_pem_keys_check(const json_t *pem_keys, const char *field, struct kw_fail *f) KW_MUST_CHECK;
+int kw_jwt_pem_keys_check(const json_t *pem_keys, const char *field,
+                          struct kw_fail *f) KW_MUST_CHECK;
 /* kw_auth_jwt_verify against the static set, then the JWKS source. */
 int kw_jwt_keys_verify(struct kw_jwt_keys *k, const struct kw_auth_jwt_opts *o, const char *token,
                        size_t len, int64_t now, struct kw_auth_jwt **out,
