@@ -33,6 +33,8 @@ int kw_client_key_create(struct kw_client *c, const char *name, const struct kw_
 		r = client_json_set_str(c, body, "type", o->type);
 	if (r == 0 && o != NULL && o->exportable)
 		r = client_json_set(body, "exportable", json_true());
+	if (r == 0 && o != NULL && o->pkcs11_id != NULL)
+		r = client_json_set_str(c, body, "pkcs11_id", o->pkcs11_id);
 	if (r != 0)
 		return client_abort(c, body, r);
 	return key_call(c, "POST", name, "", body, false, info);

@@ -144,6 +144,7 @@ int kw_client_sys_seal_status(struct kw_client *c, json_t **status) KW_MUST_CHEC
 struct kw_client_key_opts {
 	const char *type; /* NULL: the server's default (aes256-gcm96) */
 	bool exportable;
+	const char *pkcs11_id; /* CKA_ID as hex (keyward extension); NULL: none */
 };
 struct kw_client_key_config {
 	bool set_deletion_allowed;
@@ -268,5 +269,74 @@ int kw_client_vault_decode(const char *s, uint32_t *version, uint8_t **out,
  */
 int kw_client_jwt_login(struct kw_client *c, const char *mount, const char *role, const char *jwt,
                         json_t **auth) KW_MUST_CHECK;
+
+/*
+ * keyward/ operations for the PKCS#11 module (docs/api.md, "keyward
+ * operations for PKCS#11"). Replies are the "data" objects: sign_raw
+ * {signature}, rsa_decrypt {plaintext (secret)}, cipher {output (may be
+ * plaintext), iv when the server drew it}, wrap {wrapped}; derive and unwrap
+ * return the new key as a key read does. Byte fields are base64 here;
+ * NULL optional fields are left out so the server's defaults apply.
+ */
+struct kw_client_rsa_opts {
+	const char *padding;  /* "oaep" or "pkcs1v15" */
+	const char *hash;     /* OAEP: "sha1"... "sha512"; NULL: server default */
+	const char *mgf_hash; /* OAEP MGF1 hash; NULL: hash */
+	const uint8_t *label; /* OAEP label; NULL: none */
+	size_t label_len;
+};
+struct kw_client_new_key {
+	const char *name;
+	const char *type;      /* "aes256-gcm96", "hmac", ... */
+	const char *pkcs11_id; /* hex; NULL: none */
+};
+struct kw_client_derive_opts {
+	const uint8_t *peer; /* SEC1 uncompressed point or SubjectPublicKeyInfo DER */
+	size_t peer_len;
+	struct kw_client_new_key key;
+	const char *kdf; /* "null", "sha256"...; NULL: null */
+	const uint8_t *shared_info;
+	size_t shared_info_len;
+	unsigned key_size; /* hmac only; 0: default */
+	bool exportable;
+};
+struct kw_client_cipher_opts {
+	bool decrypt;
+	const char *mode; /* "gcm", "cbc", "cbc-pad", "ctr", "ecb" */
+	const uint8_t *iv;
+	size_t iv_len;
+	const uint8_t *aad;
+	size_t aad_len;
+	unsigned tag_bits; /* gcm; 0: default */
+};
+struct kw_client_object {
+	const char *cls; /* "certificate" or "data" */
+	const char *key; /* the key it belongs to; NULL: none */
+	const char *id_hex;
+	const char *label;
+	const uint8_t *value;
+	size_t value_len;
+	const json_t *attributes; /* flat {name: string}; NULL: none */
+};
+int kw_client_sign_raw(struct kw_client *c, const char *name, const uint8_t *in, size_t len,
+                       json_t **data) KW_MUST_CHECK;
+int kw_client_rsa_decrypt(struct kw_client *c, const char *name, const uint8_t *ct, size_t len,
+                          const struct kw_client_rsa_opts *o, json_t **data) KW_MUST_CHECK;
+int kw_client_derive(struct kw_client *c, const char *name, const struct kw_client_derive_opts *o,
+                     json_t **info) KW_MUST_CHECK;
+int kw_client_cipher(struct kw_client *c, const char *name, const uint8_t *in, size_t len,
+                     const struct kw_client_cipher_opts *o, json_t **data) KW_MUST_CHECK;
+/* mode "kw" or "kwp"; NULL: kwp. */
+int kw_client_wrap(struct kw_client *c, const char *name, const char *key, const char *mode,
+                   json_t **data) KW_MUST_CHECK;
+int kw_client_unwrap(struct kw_client *c, const char *name, const uint8_t *wrapped, size_t len,
+                     const char *mode, const struct kw_client_new_key *k,
+                     json_t **info) KW_MUST_CHECK;
+int kw_client_object_put(struct kw_client *c, const char *name,
+                         const struct kw_client_object *o) KW_MUST_CHECK;
+int kw_client_object_get(struct kw_client *c, const char *name, json_t **data) KW_MUST_CHECK;
+int kw_client_object_delete(struct kw_client *c, const char *name) KW_MUST_CHECK;
+/* *names is a JSON array of object names (empty when there are none). */
+int kw_client_object_list(struct kw_client *c, json_t **names) KW_MUST_CHECK;
 
 #endif

@@ -5,10 +5,11 @@
  *
  * Templates are checked before anything is created: a value the module
  * cannot honour is refused rather than silently dropped — session objects
- * (CKA_TOKEN FALSE), extractable or non-sensitive keys, a CKA_ID other than
- * the label (kept ids come with phase 2's object store), unknown attributes.
+ * (CKA_TOKEN FALSE), extractable or non-sensitive keys, unknown attributes.
+ * CKA_ID becomes the key's pkcs11_id, kept by the server with the key.
  * Usage flags (CKA_SIGN...) are accepted; a key's uses follow from its type.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +130,10 @@ static CK_RV scan_template(const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_CLASS cl
 	    (label->ulValueLen != g->label->ulValueLen ||
 	     memcmp(label->pValue, g->label->pValue, label->ulValueLen) != 0))
 		return CKR_TEMPLATE_INCONSISTENT;
+	if (id != NULL && g->id != NULL &&
+	    (id->ulValueLen != g->id->ulValueLen ||
+	     (id->ulValueLen > 0 && memcmp(id->pValue, g->id->pValue, id->ulValueLen) != 0)))
+		return CKR_TEMPLATE_INCONSISTENT;
 	if (g->label == NULL)
 		g->label = label;
 	if (g->id == NULL)
@@ -136,24 +141,44 @@ static CK_RV scan_template(const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_CLASS cl
 	return CKR_OK;
 }
 
-/* The key name: CKA_LABEL, and CKA_ID, if given, must equal it. */
-static CK_RV gen_name(const struct gen_req *g, char **out)
+CK_RV p11_label_name(const CK_ATTRIBUTE *l, char **out)
 {
-	const CK_ATTRIBUTE *l = g->label;
 	char *name;
 
 	if (l == NULL)
 		return CKR_TEMPLATE_INCOMPLETE;
 	if (l->pValue == NULL || l->ulValueLen == 0 || l->ulValueLen > KW_CLIENT_NAME_MAX ||
-	    memchr(l->pValue, '\0', l->ulValueLen) != NULL)
-		return CKR_ATTRIBUTE_VALUE_INVALID;
-	if (g->id != NULL && (g->id->ulValueLen != l->ulValueLen ||
-	                      memcmp(g->id->pValue, l->pValue, l->ulValueLen) != 0))
-		return CKR_ATTRIBUTE_VALUE_INVALID;
+	    memchr(l->pValue, '\0', l->ulValueLen) != NULL ||
+	    memchr(l->pValue, '/', l->ulValueLen) != NULL)
+		return CKR_ATTRIBUTE_VALUE_INVALID; /* a key name is one path segment */
 	if ((name = strndup(l->pValue, l->ulValueLen)) == NULL)
 		return CKR_HOST_MEMORY;
 	*out = name;
 	return CKR_OK;
+}
+
+CK_RV p11_id_hex(const CK_ATTRIBUTE *a, char *hex, size_t hexlen)
+{
+	const uint8_t *p = a->pValue;
+
+	if ((p == NULL && a->ulValueLen > 0) || a->ulValueLen > P11_ID_MAX ||
+	    hexlen < 2 * a->ulValueLen + 1)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	for (CK_ULONG i = 0; i < a->ulValueLen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", p[i]);
+	hex[2 * a->ulValueLen] = '\0';
+	return CKR_OK;
+}
+
+/* The key name (CKA_LABEL) and its CKA_ID as hex ("" when none). */
+static CK_RV gen_name(const struct gen_req *g, char **out, char *id, size_t idlen)
+{
+	CK_RV rv;
+
+	id[0] = '\0';
+	if (g->id != NULL && (rv = p11_id_hex(g->id, id, idlen)) != CKR_OK)
+		return rv;
+	return p11_label_name(g->label, out);
 }
 
 static const struct p11_ktype *rsa_type(CK_ULONG bits)
@@ -170,8 +195,7 @@ static const struct p11_ktype *rsa_type(CK_ULONG bits)
 	}
 }
 
-/* Session rules for creating token objects (v2.40 5.7, 5.14). */
-static CK_RV may_create(struct p11_session *s)
+CK_RV p11_may_create(struct p11_session *s)
 {
 	bool in;
 
@@ -184,10 +208,10 @@ static CK_RV may_create(struct p11_session *s)
 }
 
 /* Create the transit key and make its objects. */
-static CK_RV gen_create(struct p11_session *s, const char *name, const struct p11_ktype *t,
-                        CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+static CK_RV gen_create(struct p11_session *s, const char *name, const char *id,
+                        const struct p11_ktype *t, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
 {
-	struct kw_client_key_opts o = {.type = t->transit};
+	struct kw_client_key_opts o = {.type = t->transit, .pkcs11_id = id[0] ? id : NULL};
 	struct p11_client pc = {0};
 	struct p11_key *k = NULL;
 	json_t *info = NULL;
@@ -277,7 +301,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	const struct p11_ktype *t = NULL;
 	CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE, pub = CK_INVALID_HANDLE;
 	CK_KEY_TYPE ckk;
-	char *name = NULL;
+	char *name = NULL, id[2 * P11_ID_MAX + 1];
 	CK_RV rv;
 
 	if ((rv = p11_session_get(hSession, &s)) != CKR_OK)
@@ -300,9 +324,10 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	    (rv = scan_template(pPrivateKeyTemplate, ulPrivateKeyAttributeCount, CKO_PRIVATE_KEY,
 	                        ckk, &g)) != CKR_OK ||
 	    (rv = pair_type(pMechanism->mechanism, &g, &t, &ckk)) != CKR_OK ||
-	    (rv = gen_name(&g, &name)) != CKR_OK || (rv = may_create(s)) != CKR_OK)
+	    (rv = gen_name(&g, &name, id, sizeof(id))) != CKR_OK ||
+	    (rv = p11_may_create(s)) != CKR_OK)
 		goto out;
-	if ((rv = gen_create(s, name, t, &priv, &pub)) != CKR_OK)
+	if ((rv = gen_create(s, name, id, t, &priv, &pub)) != CKR_OK)
 		goto out;
 	*phPublicKey = pub;
 	*phPrivateKey = priv;
@@ -335,7 +360,7 @@ CK_RV C_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	const struct p11_ktype *t = NULL;
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	CK_KEY_TYPE ckk;
-	char *name = NULL;
+	char *name = NULL, id[2 * P11_ID_MAX + 1];
 	CK_RV rv;
 
 	if ((rv = p11_session_get(hSession, &s)) != CKR_OK)
@@ -358,9 +383,10 @@ CK_RV C_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	}
 	if ((rv = scan_template(pTemplate, ulCount, CKO_SECRET_KEY, ckk, &g)) != CKR_OK ||
 	    (rv = secret_type(pMechanism->mechanism, g.value_len, &t)) != CKR_OK ||
-	    (rv = gen_name(&g, &name)) != CKR_OK || (rv = may_create(s)) != CKR_OK)
+	    (rv = gen_name(&g, &name, id, sizeof(id))) != CKR_OK ||
+	    (rv = p11_may_create(s)) != CKR_OK)
 		goto out;
-	if ((rv = gen_create(s, name, t, &h, NULL)) != CKR_OK)
+	if ((rv = gen_create(s, name, id, t, &h, NULL)) != CKR_OK)
 		goto out;
 	*phKey = h;
 out:

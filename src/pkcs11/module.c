@@ -390,19 +390,6 @@ CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationStat
 	return stub_session(hSession, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
-CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
-                     CK_OBJECT_HANDLE_PTR phObject)
-{
-	/* Phase 2: certificates and data objects in /v1/keyward/objects. */
-	return stub_session(hSession, CKR_FUNCTION_NOT_SUPPORTED);
-}
-
-CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
-                   CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject)
-{
-	return stub_session(hSession, CKR_FUNCTION_NOT_SUPPORTED);
-}
-
 CK_RV C_DigestEncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen,
                             CK_BYTE_PTR pEncryptedPart, CK_ULONG_PTR pulEncryptedPartLen)
 {
@@ -446,27 +433,6 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
 	p11_leave();
 	/* Network tokens are never inserted or removed. */
 	return (flags & CKF_DONT_BLOCK) ? CKR_NO_EVENT : CKR_FUNCTION_NOT_SUPPORTED;
-}
-
-CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
-                  CK_OBJECT_HANDLE hUnwrappingKey, CK_BYTE_PTR pWrappedKey,
-                  CK_ULONG ulWrappedKeyLen, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount,
-                  CK_OBJECT_HANDLE_PTR phKey)
-{
-	/* Phase 2: /v1/keyward/unwrap. No unwrap mechanism yet. */
-	if (pMechanism == NULL)
-		return stub_session(hSession, CKR_ARGUMENTS_BAD);
-	return stub_session(hSession, CKR_MECHANISM_INVALID);
-}
-
-CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
-                  CK_OBJECT_HANDLE hBaseKey, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount,
-                  CK_OBJECT_HANDLE_PTR phKey)
-{
-	/* Phase 2: CKM_ECDH1_DERIVE through /v1/keyward/derive. */
-	if (pMechanism == NULL)
-		return stub_session(hSession, CKR_ARGUMENTS_BAD);
-	return stub_session(hSession, CKR_MECHANISM_INVALID);
 }
 
 CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)

@@ -5,12 +5,15 @@
  * table, and C_FindObjects*, C_GetAttributeValue, C_SetAttributeValue,
  * C_GetObjectSize, C_DestroyObject.
  *
- * Every key is a token object, never extractable: CKA_SENSITIVE,
- * CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE are TRUE, CKA_EXTRACTABLE is
- * FALSE, and the secret parts answer CKR_ATTRIBUTE_SENSITIVE (v2.40 4.9).
- * Objects are not modifiable. CKA_ID is the key name until the object store
- * (phase 2) keeps a chosen one.
+ * Every key is a token object whose secret parts answer
+ * CKR_ATTRIBUTE_SENSITIVE (v2.40 4.9): CKA_SENSITIVE and CKA_ALWAYS_SENSITIVE
+ * are TRUE; CKA_EXTRACTABLE is the key's exportable flag (only such keys can
+ * be wrapped) and CKA_NEVER_EXTRACTABLE its opposite. Objects are not
+ * modifiable. CKA_ID is the key's pkcs11_id, or its name when it has none
+ * (keys made before ids existed, or by transit clients). Stored
+ * certificates and data objects share the handle table (objects_store.c).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +97,7 @@ void p11_key_put(struct p11_key *k)
 	free(k->modulus);
 	free(k->exponent);
 	free(k->spki);
+	free(k->id);
 	free(k);
 }
 
@@ -214,6 +218,32 @@ static const char *latest_public_key(const json_t *info)
 	return json_string_value(json_object_get(json_object_get(keys, num), "public_key"));
 }
 
+/* The server's pkcs11_id (lower-case hex, "" or absent for none). */
+static int key_id_parse(struct p11_key *k, const char *hex)
+{
+	size_t n = hex ? strlen(hex) : 0;
+	uint8_t *id;
+
+	if (n == 0)
+		return 0;
+	if (n % 2 != 0 || n / 2 > P11_ID_MAX)
+		return KW_ERR_INVALID;
+	if ((id = malloc(n / 2)) == NULL)
+		return KW_ERR_NOMEM;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+			free(id);
+			return KW_ERR_INVALID;
+		}
+		id[i] = (uint8_t)v;
+	}
+	k->id = id;
+	k->id_len = n / 2;
+	return 0;
+}
+
 int p11_key_from_info(CK_SLOT_ID slot, const char *name, const json_t *info, struct p11_key **out)
 {
 	const char *type = json_string_value(json_object_get(info, "type"));
@@ -233,6 +263,9 @@ int p11_key_from_info(CK_SLOT_ID slot, const char *name, const json_t *info, str
 		r = KW_ERR_NOMEM;
 		goto out;
 	}
+	k->exportable = json_is_true(json_object_get(info, "exportable"));
+	if ((r = key_id_parse(k, json_string_value(json_object_get(info, "pkcs11_id")))) != 0)
+		goto out;
 	if (t->asym) {
 		if ((pem = latest_public_key(info)) == NULL) {
 			r = KW_ERR_INVALID;
@@ -251,36 +284,27 @@ out:
 
 /* ---- attributes -------------------------------------------------------- */
 
-enum attr_status { ATTR_OK, ATTR_SENSITIVE, ATTR_INVALID };
-
-struct attr_val {
-	const void *p;
-	size_t len;
-	CK_BBOOL b;
-	CK_ULONG ul;
-};
-
-static enum attr_status val_bool(struct attr_val *v, bool b)
+enum p11_attr_status p11_val_bool(struct p11_attr_val *v, bool b)
 {
 	v->b = b ? CK_TRUE : CK_FALSE;
 	v->p = &v->b;
 	v->len = sizeof(v->b);
-	return ATTR_OK;
+	return P11_ATTR_OK;
 }
 
-static enum attr_status val_ulong(struct attr_val *v, CK_ULONG ul)
+enum p11_attr_status p11_val_ulong(struct p11_attr_val *v, CK_ULONG ul)
 {
 	v->ul = ul;
 	v->p = &v->ul;
 	v->len = sizeof(v->ul);
-	return ATTR_OK;
+	return P11_ATTR_OK;
 }
 
-static enum attr_status val_bytes(struct attr_val *v, const void *p, size_t len)
+enum p11_attr_status p11_val_bytes(struct p11_attr_val *v, const void *p, size_t len)
 {
 	v->p = p;
 	v->len = len;
-	return ATTR_OK;
+	return P11_ATTR_OK;
 }
 
 static CK_MECHANISM_TYPE gen_mech(const struct p11_ktype *t)
@@ -300,43 +324,47 @@ static CK_MECHANISM_TYPE gen_mech(const struct p11_ktype *t)
 }
 
 /* Attributes every key object has (v2.40 4.4, 4.7, 4.8). */
-static bool attr_common(const struct p11_object *o, CK_ATTRIBUTE_TYPE a, struct attr_val *v,
-                        enum attr_status *st)
+static bool attr_common(const struct p11_object *o, CK_ATTRIBUTE_TYPE a, struct p11_attr_val *v,
+                        enum p11_attr_status *st)
 {
 	const struct p11_key *k = o->key;
 
 	switch (a) {
 	case CKA_CLASS:
-		*st = val_ulong(v, o->cls);
+		*st = p11_val_ulong(v, o->cls);
 		return true;
 	case CKA_TOKEN:
 	case CKA_LOCAL:
-		*st = val_bool(v, true);
+		*st = p11_val_bool(v, true);
 		return true;
 	case CKA_PRIVATE:
-		*st = val_bool(v, o->cls != CKO_PUBLIC_KEY);
+		*st = p11_val_bool(v, o->cls != CKO_PUBLIC_KEY);
 		return true;
 	case CKA_MODIFIABLE:
 	case CKA_COPYABLE:
-	case CKA_DERIVE:
-		*st = val_bool(v, false);
+		*st = p11_val_bool(v, false);
 		return true;
 	case CKA_DESTROYABLE:
-		*st = val_bool(v, o->cls != CKO_PUBLIC_KEY);
+		*st = p11_val_bool(v, o->cls != CKO_PUBLIC_KEY);
 		return true;
 	case CKA_LABEL:
+		*st = p11_val_bytes(v, k->name, strlen(k->name));
+		return true;
 	case CKA_ID:
-		*st = val_bytes(v, k->name, strlen(k->name));
+		if (k->id != NULL)
+			*st = p11_val_bytes(v, k->id, k->id_len);
+		else
+			*st = p11_val_bytes(v, k->name, strlen(k->name));
 		return true;
 	case CKA_KEY_TYPE:
-		*st = val_ulong(v, k->type->ckk);
+		*st = p11_val_ulong(v, k->type->ckk);
 		return true;
 	case CKA_KEY_GEN_MECHANISM:
-		*st = val_ulong(v, gen_mech(k->type));
+		*st = p11_val_ulong(v, gen_mech(k->type));
 		return true;
 	case CKA_START_DATE:
 	case CKA_END_DATE:
-		*st = val_bytes(v, "", 0);
+		*st = p11_val_bytes(v, "", 0);
 		return true;
 	default:
 		return false;
@@ -344,49 +372,54 @@ static bool attr_common(const struct p11_object *o, CK_ATTRIBUTE_TYPE a, struct 
 }
 
 /* What the key material looks like from outside: public parts readable. */
-static bool attr_public_parts(const struct p11_key *k, CK_ATTRIBUTE_TYPE a, struct attr_val *v,
-                              enum attr_status *st)
+static bool attr_public_parts(const struct p11_key *k, CK_ATTRIBUTE_TYPE a, struct p11_attr_val *v,
+                              enum p11_attr_status *st)
 {
 	CK_KEY_TYPE ckk = k->type->ckk;
 
 	if (ckk == CKK_RSA && a == CKA_MODULUS)
-		*st = val_bytes(v, k->modulus, k->modulus_len);
+		*st = p11_val_bytes(v, k->modulus, k->modulus_len);
 	else if (ckk == CKK_RSA && a == CKA_PUBLIC_EXPONENT)
-		*st = val_bytes(v, k->exponent, k->exponent_len);
+		*st = p11_val_bytes(v, k->exponent, k->exponent_len);
 	else if (ckk == CKK_RSA && a == CKA_MODULUS_BITS)
-		*st = val_ulong(v, k->type->bits);
+		*st = p11_val_ulong(v, k->type->bits);
 	else if ((ckk == CKK_EC || ckk == CKK_EC_EDWARDS) && a == CKA_EC_PARAMS)
-		*st = val_bytes(v, k->type->params, k->type->params_len);
+		*st = p11_val_bytes(v, k->type->params, k->type->params_len);
 	else if (a == CKA_PUBLIC_KEY_INFO)
-		*st = val_bytes(v, k->spki, k->spki_len);
+		*st = p11_val_bytes(v, k->spki, k->spki_len);
 	else
 		return false;
 	return true;
 }
 
-static enum attr_status attr_private(const struct p11_key *k, CK_ATTRIBUTE_TYPE a,
-                                     struct attr_val *v)
+static enum p11_attr_status attr_private(const struct p11_key *k, CK_ATTRIBUTE_TYPE a,
+                                         struct p11_attr_val *v)
 {
-	enum attr_status st;
+	enum p11_attr_status st;
 
 	if (a != CKA_MODULUS_BITS && attr_public_parts(k, a, v, &st))
 		return st;
 	switch (a) {
 	case CKA_SUBJECT:
-		return val_bytes(v, "", 0);
+		return p11_val_bytes(v, "", 0);
 	case CKA_SENSITIVE:
 	case CKA_ALWAYS_SENSITIVE:
+		return p11_val_bool(v, true);
 	case CKA_NEVER_EXTRACTABLE:
-		return val_bool(v, true);
+		return p11_val_bool(v, !k->exportable);
+	case CKA_EXTRACTABLE:
+		return p11_val_bool(v, k->exportable);
 	case CKA_SIGN:
-		return val_bool(v, k->type->can_sign);
+		return p11_val_bool(v, k->type->can_sign);
 	case CKA_DECRYPT:
+		return p11_val_bool(v, k->type->ckk == CKK_RSA); /* keyward/decrypt */
+	case CKA_DERIVE:
+		return p11_val_bool(v, k->type->ckk == CKK_EC); /* keyward/derive */
 	case CKA_UNWRAP:
 	case CKA_SIGN_RECOVER:
-	case CKA_EXTRACTABLE:
 	case CKA_WRAP_WITH_TRUSTED:
 	case CKA_ALWAYS_AUTHENTICATE:
-		return val_bool(v, false);
+		return p11_val_bool(v, false);
 	case CKA_VALUE:
 	case CKA_PRIVATE_EXPONENT:
 	case CKA_PRIME_1:
@@ -395,74 +428,82 @@ static enum attr_status attr_private(const struct p11_key *k, CK_ATTRIBUTE_TYPE 
 	case CKA_EXPONENT_2:
 	case CKA_COEFFICIENT:
 		/* Key material never leaves keyward (v2.40 4.9). */
-		return ATTR_SENSITIVE;
+		return P11_ATTR_SENSITIVE;
 	default:
-		return ATTR_INVALID;
+		return P11_ATTR_INVALID;
 	}
 }
 
-static enum attr_status attr_public(const struct p11_key *k, CK_ATTRIBUTE_TYPE a,
-                                    struct attr_val *v)
+static enum p11_attr_status attr_public(const struct p11_key *k, CK_ATTRIBUTE_TYPE a,
+                                        struct p11_attr_val *v)
 {
-	enum attr_status st;
+	enum p11_attr_status st;
 
 	if (attr_public_parts(k, a, v, &st))
 		return st;
 	if ((k->type->ckk == CKK_EC || k->type->ckk == CKK_EC_EDWARDS) && a == CKA_EC_POINT)
-		return val_bytes(v, k->ec_point, k->ec_point_len);
+		return p11_val_bytes(v, k->ec_point, k->ec_point_len);
 	switch (a) {
 	case CKA_SUBJECT:
-		return val_bytes(v, "", 0);
+		return p11_val_bytes(v, "", 0);
 	case CKA_VERIFY:
-		return val_bool(v, true);
+		return p11_val_bool(v, true);
 	case CKA_ENCRYPT:
 		/* OAEP runs here with the public key. */
-		return val_bool(v, k->type->ckk == CKK_RSA);
+		return p11_val_bool(v, k->type->ckk == CKK_RSA);
 	case CKA_VERIFY_RECOVER:
 	case CKA_WRAP:
 	case CKA_TRUSTED:
-		return val_bool(v, false);
+	case CKA_DERIVE:
+		return p11_val_bool(v, false);
 	default:
-		return ATTR_INVALID;
+		return P11_ATTR_INVALID;
 	}
 }
 
-static enum attr_status attr_secret(const struct p11_key *k, CK_ATTRIBUTE_TYPE a,
-                                    struct attr_val *v)
+static enum p11_attr_status attr_secret(const struct p11_key *k, CK_ATTRIBUTE_TYPE a,
+                                        struct p11_attr_val *v)
 {
 	bool hmac = k->type->ckk == CKK_GENERIC_SECRET;
 
 	switch (a) {
 	case CKA_SENSITIVE:
 	case CKA_ALWAYS_SENSITIVE:
+		return p11_val_bool(v, true);
 	case CKA_NEVER_EXTRACTABLE:
-		return val_bool(v, true);
+		return p11_val_bool(v, !k->exportable);
+	case CKA_EXTRACTABLE:
+		return p11_val_bool(v, k->exportable);
 	case CKA_SIGN:
 	case CKA_VERIFY:
-		return val_bool(v, hmac);
+		return p11_val_bool(v, hmac);
 	case CKA_ENCRYPT:
 	case CKA_DECRYPT:
 	case CKA_WRAP:
 	case CKA_UNWRAP:
-	case CKA_EXTRACTABLE:
+		/* keyward/cipher, wrap and unwrap take the AES keys. */
+		return p11_val_bool(v, !hmac);
+	case CKA_DERIVE:
 	case CKA_TRUSTED:
 	case CKA_WRAP_WITH_TRUSTED:
 	case CKA_ALWAYS_AUTHENTICATE:
-		return val_bool(v, false);
+		return p11_val_bool(v, false);
 	case CKA_VALUE_LEN:
-		return val_ulong(v, k->type->bits / 8);
+		return p11_val_ulong(v, k->type->bits / 8);
 	case CKA_VALUE:
-		return ATTR_SENSITIVE;
+		return P11_ATTR_SENSITIVE;
 	default:
-		return ATTR_INVALID;
+		return P11_ATTR_INVALID;
 	}
 }
 
-static enum attr_status attr_value(const struct p11_object *o, CK_ATTRIBUTE_TYPE a,
-                                   struct attr_val *v)
+static enum p11_attr_status attr_value(const struct p11_object *o, CK_ATTRIBUTE_TYPE a,
+                                       struct p11_attr_val *v)
 {
-	enum attr_status st;
+	enum p11_attr_status st;
 
+	if (o->sobj != NULL)
+		return p11_sobj_attr(o, a, v);
 	if (attr_common(o, a, v, &st))
 		return st;
 	if (o->cls == CKO_PRIVATE_KEY)
@@ -479,13 +520,13 @@ CK_RV p11_object_get_attrs(const struct p11_object *o, CK_ATTRIBUTE_PTR t, CK_UL
 	/* Every attribute is processed; the last failure is reported
 	 * (v2.40 5.7: the codes are of equal rank). */
 	for (CK_ULONG i = 0; i < n; i++) {
-		struct attr_val v = {0};
-		enum attr_status st = attr_value(o, t[i].type, &v);
+		struct p11_attr_val v = {0};
+		enum p11_attr_status st = attr_value(o, t[i].type, &v);
 
-		if (st == ATTR_SENSITIVE) {
+		if (st == P11_ATTR_SENSITIVE) {
 			t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
 			rv = CKR_ATTRIBUTE_SENSITIVE;
-		} else if (st == ATTR_INVALID) {
+		} else if (st == P11_ATTR_INVALID) {
 			t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
 			rv = CKR_ATTRIBUTE_TYPE_INVALID;
 		} else if (t[i].pValue == NULL) {
@@ -505,9 +546,9 @@ CK_RV p11_object_get_attrs(const struct p11_object *o, CK_ATTRIBUTE_PTR t, CK_UL
 bool p11_object_match(const struct p11_object *o, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
 	for (CK_ULONG i = 0; i < n; i++) {
-		struct attr_val v = {0};
+		struct p11_attr_val v = {0};
 
-		if (attr_value(o, t[i].type, &v) != ATTR_OK || v.len != t[i].ulValueLen)
+		if (attr_value(o, t[i].type, &v) != P11_ATTR_OK || v.len != t[i].ulValueLen)
 			return false;
 		if (v.len > 0 && (t[i].pValue == NULL || memcmp(v.p, t[i].pValue, v.len) != 0))
 			return false;
@@ -561,6 +602,11 @@ CK_RV p11_object_add(struct p11_object *o, CK_OBJECT_HANDLE *out)
 	return CKR_OK;
 }
 
+CK_SLOT_ID p11_object_slot(const struct p11_object *o)
+{
+	return o->key != NULL ? o->key->slot : p11_sobj_slot(o->sobj);
+}
+
 struct p11_object *p11_object_find(CK_OBJECT_HANDLE h, CK_SLOT_ID slot, bool logged_in)
 {
 	struct p11_object *o;
@@ -568,27 +614,28 @@ struct p11_object *p11_object_find(CK_OBJECT_HANDLE h, CK_SLOT_ID slot, bool log
 	if (h == CK_INVALID_HANDLE || h > p11->nobjects)
 		return NULL;
 	o = p11->objects[h - 1];
-	if (o == NULL || o->key->slot != slot)
+	if (o == NULL || p11_object_slot(o) != slot)
 		return NULL;
 	/* Private objects do not exist for a session that is not logged in
-	 * (v2.40 4.4, CKA_PRIVATE). */
-	if (o->cls != CKO_PUBLIC_KEY && !logged_in)
+	 * (v2.40 4.4, CKA_PRIVATE); stored objects are public. */
+	if (o->cls != CKO_PUBLIC_KEY && o->sobj == NULL && !logged_in)
 		return NULL;
 	return o;
 }
 
-static void object_free(struct p11_object *o)
+void p11_object_free(struct p11_object *o)
 {
 	if (o == NULL)
 		return;
 	p11_key_put(o->key);
+	p11_sobj_free(o->sobj);
 	free(o);
 }
 
 void p11_objects_free(struct p11_state *st)
 {
 	for (size_t i = 0; i < st->nobjects; i++)
-		object_free(st->objects[i]);
+		p11_object_free(st->objects[i]);
 	free(st->objects);
 	st->objects = NULL;
 	st->nobjects = st->objects_cap = 0;
@@ -599,7 +646,8 @@ static bool slot_has_key(CK_SLOT_ID slot, const char *name)
 	for (size_t i = 0; i < p11->nobjects; i++) {
 		struct p11_object *o = p11->objects[i];
 
-		if (o != NULL && o->key->slot == slot && strcmp(o->key->name, name) == 0)
+		if (o != NULL && o->key != NULL && o->key->slot == slot &&
+		    strcmp(o->key->name, name) == 0)
 			return true;
 	}
 	return false;
@@ -610,8 +658,9 @@ static void slot_drop_key(CK_SLOT_ID slot, const char *name)
 	for (size_t i = 0; i < p11->nobjects; i++) {
 		struct p11_object *o = p11->objects[i];
 
-		if (o != NULL && o->key->slot == slot && strcmp(o->key->name, name) == 0) {
-			object_free(o);
+		if (o != NULL && o->key != NULL && o->key->slot == slot &&
+		    strcmp(o->key->name, name) == 0) {
+			p11_object_free(o);
 			p11->objects[i] = NULL;
 		}
 	}
@@ -627,7 +676,7 @@ static CK_RV object_new(CK_OBJECT_CLASS cls, struct p11_key *k, CK_OBJECT_HANDLE
 	o->cls = cls;
 	o->key = p11_key_get(k);
 	if ((rv = p11_object_add(o, out)) != CKR_OK)
-		object_free(o);
+		p11_object_free(o);
 	return rv;
 }
 
@@ -650,6 +699,21 @@ static CK_RV objects_add_locked(struct p11_key *k, CK_OBJECT_HANDLE *priv, CK_OB
 	if (pub != NULL)
 		*pub = b;
 	return CKR_OK;
+}
+
+CK_RV p11_key_adopt(CK_SLOT_ID slot, const char *name, const json_t *info, CK_OBJECT_HANDLE *out)
+{
+	struct p11_key *k = NULL;
+	CK_RV rv;
+	int r;
+
+	if ((r = p11_key_from_info(slot, name, info, &k)) != 0) {
+		p11_debug("key '%.64s': unusable reply (%s)", name, kw_err_str(r));
+		return CKR_DEVICE_ERROR;
+	}
+	rv = p11_objects_add_key(k, out, NULL);
+	p11_key_put(k);
+	return rv;
 }
 
 CK_RV p11_objects_add_key(struct p11_key *k, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
@@ -679,7 +743,8 @@ static void objects_prune(CK_SLOT_ID slot, const json_t *names)
 	for (size_t i = 0; i < p11->nobjects; i++) {
 		struct p11_object *o = p11->objects[i];
 
-		if (o != NULL && o->key->slot == slot && !names_has(names, o->key->name))
+		if (o != NULL && o->key != NULL && o->key->slot == slot &&
+		    !names_has(names, o->key->name))
 			slot_drop_key(slot, o->key->name);
 	}
 }
@@ -771,7 +836,7 @@ CK_RV p11_key_for_handle(struct p11_session *s, CK_OBJECT_HANDLE h, CK_OBJECT_CL
 	if ((rv = p11_enter()) != CKR_OK)
 		return rv;
 	o = p11_object_find(h, s->slot, p11_logged_in(s->slot));
-	if (o == NULL) {
+	if (o == NULL || o->key == NULL) {
 		rv = CKR_KEY_HANDLE_INVALID;
 	} else {
 		*cls = o->cls;
@@ -844,6 +909,18 @@ CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_U
 	return rv;
 }
 
+static bool is_stored(struct p11_session *s, CK_OBJECT_HANDLE h)
+{
+	struct p11_object *o;
+	bool stored;
+
+	p11_enter();
+	o = p11_object_find(h, s->slot, p11_logged_in(s->slot));
+	stored = o != NULL && o->sobj != NULL;
+	p11_leave();
+	return stored;
+}
+
 CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 {
 	struct p11_session *s;
@@ -855,6 +932,10 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 
 	if ((rv = p11_session_get(hSession, &s)) != CKR_OK)
 		return rv;
+	if (is_stored(s, hObject)) {
+		rv = p11_sobj_destroy(s, hObject);
+		goto out;
+	}
 	if ((rv = p11_key_for_handle(s, hObject, &cls, &k)) != CKR_OK) {
 		rv = CKR_OBJECT_HANDLE_INVALID;
 		goto out;
@@ -929,7 +1010,8 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, 
 	in = p11_logged_in(s->slot);
 	p11_leave();
 	/* The key list needs a token; before login the cached objects serve. */
-	if (in && (rv = p11_objects_refresh(s->slot)) != CKR_OK)
+	if (in && ((rv = p11_objects_refresh(s->slot)) != CKR_OK ||
+	           (rv = p11_sobjs_refresh(s->slot)) != CKR_OK))
 		goto out;
 	p11_enter();
 	rv = find_collect(s, pTemplate, ulCount);

@@ -17,11 +17,12 @@
  * cannot free what a C_Sign in another is using.
  *
  * Objects: each keyward key is a private+public key pair (asymmetric) or a
- * secret key, CKA_LABEL = key name. Object handles are never reused within a
- * C_Initialize..C_Finalize. Operations the server cannot do yet (phase 2:
- * raw RSA on any input, OAEP decrypt, ECDH, wrap/unwrap, AES modes, the
- * object store for certificates) answer CKR_MECHANISM_INVALID or
- * CKR_FUNCTION_NOT_SUPPORTED; mech.c's table is the single place that grows.
+ * secret key, CKA_LABEL = key name, CKA_ID = its pkcs11_id (else the name).
+ * Certificates and data objects live in the server's object store
+ * (objects_store.c). Object handles are never reused within a
+ * C_Initialize..C_Finalize. mech.c's table is the single place that says
+ * which mechanism does what: signing (sign.c), RSA and AES encryption and
+ * decryption (crypt.c, rsa.c, aes.c), ECDH (derive.c), key wrap (wrap.c).
  *
  * Fork: the state records the pid that initialised it. In a child every call
  * answers CKR_CRYPTOKI_NOT_INITIALIZED until the child calls C_Initialize,
@@ -54,6 +55,9 @@
 #define P11_DEFAULT_LABEL   "keyward"
 #define P11_LIB_DESCRIPTION "keyward PKCS#11 module"
 #define P11_MANUFACTURER    "keyward"
+#define P11_ID_MAX          64 /* CKA_ID bytes the server keeps */
+#define P11_GCM_IV_MAX      128
+#define P11_AES_BLOCK       16
 #define P11_K8S_MOUNT       "kubernetes"
 #define P11_SA_TOKEN_FILE   "/var/run/secrets/kubernetes.io/serviceaccount/token"
 #define P11_MOUNT_MAX       64
@@ -166,6 +170,9 @@ struct p11_key {
 	size_t exponent_len;
 	uint8_t *spki; /* DER SubjectPublicKeyInfo (CKA_PUBLIC_KEY_INFO) */
 	size_t spki_len;
+	uint8_t *id; /* CKA_ID from the key's pkcs11_id; NULL: the name */
+	size_t id_len;
+	bool exportable; /* CKA_EXTRACTABLE: wrap (C_WrapKey) may export it */
 };
 /* A key from a transit key-read reply. */
 int p11_key_from_info(CK_SLOT_ID slot, const char *name, const json_t *info,
@@ -173,10 +180,25 @@ int p11_key_from_info(CK_SLOT_ID slot, const char *name, const json_t *info,
 struct p11_key *p11_key_get(struct p11_key *k);
 void p11_key_put(struct p11_key *k);
 
+struct p11_sobj;
+/* A key's object (key set) or a stored certificate or data object (sobj set). */
 struct p11_object {
 	CK_OBJECT_CLASS cls;
 	struct p11_key *key;
+	struct p11_sobj *sobj;
 };
+CK_SLOT_ID p11_object_slot(const struct p11_object *o);
+/* One attribute's value (object.c, objects_store.c). */
+enum p11_attr_status { P11_ATTR_OK, P11_ATTR_SENSITIVE, P11_ATTR_INVALID };
+struct p11_attr_val {
+	const void *p;
+	size_t len;
+	CK_BBOOL b;
+	CK_ULONG ul;
+};
+enum p11_attr_status p11_val_bool(struct p11_attr_val *v, bool b);
+enum p11_attr_status p11_val_ulong(struct p11_attr_val *v, CK_ULONG ul);
+enum p11_attr_status p11_val_bytes(struct p11_attr_val *v, const void *p, size_t len);
 /* Attribute values of an object: CKR_OK, or the first per-attribute failure
  * (ATTRIBUTE_SENSITIVE, ATTRIBUTE_TYPE_INVALID, BUFFER_TOO_SMALL) with every
  * attribute still processed (PKCS#11 v2.40 5.7 C_GetAttributeValue). */
@@ -198,6 +220,7 @@ struct p11_mech {
 	const EVP_MD *(*md)(void); /* local digest for hash-then-sign */
 	bool prehash_input;        /* the input is already a digest (CKM_ECDSA, CKM_RSA_PKCS_PSS) */
 	bool pss;
+	const char *aes_mode; /* keyward/cipher mode; key wraps: "kw" or "kwp" */
 };
 const struct p11_mech *p11_mech_find(CK_MECHANISM_TYPE type);
 size_t p11_mech_count(void);
@@ -230,6 +253,17 @@ struct p11_op {
 	const EVP_MD *oaep_mgf;
 	uint8_t *label;
 	size_t label_len;
+	const char *oaep_hash; /* keyward/decrypt names */
+	const char *oaep_mgf_hash;
+	uint8_t *iv; /* AES */
+	size_t iv_len;
+	uint8_t *aad;
+	size_t aad_len;
+	unsigned tag_bits;
+	CK_ULONG ctr_bits; /* CKM_AES_CTR ulCounterBits */
+	uint8_t *out;      /* the server's result, kept for a repeated call; wiped */
+	size_t out_len;
+	bool have_out;
 	CK_OBJECT_HANDLE *found;
 	size_t nfound, pos;
 };
@@ -326,12 +360,64 @@ CK_RV p11_objects_add_key(struct p11_key *k, CK_OBJECT_HANDLE *priv, CK_OBJECT_H
 CK_RV p11_key_for_handle(struct p11_session *s, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS *cls,
                          struct p11_key **out);
 
+/* ---- crypt.c's mechanism halves (rsa.c, aes.c) ---- */
+/* Parameters into op at C_EncryptInit / C_DecryptInit. */
+CK_RV p11_rsa_params(struct p11_op *op, const CK_MECHANISM *m);
+CK_RV p11_aes_params(struct p11_op *op, const CK_MECHANISM *m);
+/* How many bytes out at most for op->len bytes in: the two-call answer. */
+CK_RV p11_rsa_out_len(const struct p11_op *op, bool decrypt, size_t *out);
+CK_RV p11_aes_out_len(const struct p11_op *op, bool decrypt, size_t *out);
+/* The whole buffered input through: local RSA encryption, or the server. */
+CK_RV p11_rsa_encrypt(struct p11_op *op, uint8_t **out, size_t *outlen);
+CK_RV p11_rsa_decrypt(struct p11_op *op, CK_SLOT_ID slot, uint8_t **out, size_t *outlen);
+CK_RV p11_aes_run(struct p11_op *op, CK_SLOT_ID slot, bool decrypt, uint8_t **out, size_t *outlen);
+
+/* One server request with the slot's token, renewed once on bad_token:
+ * fn(c, arg) runs on a client handle; the KW_ERR_* it returned is given
+ * back (rv says why no request was made). The debug line names what. */
+typedef int (*p11_call_fn)(struct kw_client *c, void *arg);
+int p11_call(CK_SLOT_ID slot, const char *what, p11_call_fn fn, void *arg, CK_RV *rv);
+
+/* A key created by the server (derive, unwrap): its objects, from the
+ * reply (a key read); the handle of its private or secret object. */
+CK_RV p11_key_adopt(CK_SLOT_ID slot, const char *name, const json_t *info, CK_OBJECT_HANDLE *out);
+/* CKA_ID bytes as the server's lower-case hex (NUL-terminated, <= 2 *
+ * P11_ID_MAX + 1 bytes); CKR_ATTRIBUTE_VALUE_INVALID when too long. */
+CK_RV p11_id_hex(const CK_ATTRIBUTE *a, char *hex, size_t hexlen);
+/* Session rules for creating token objects (v2.40 5.7): R/W and logged in. */
+CK_RV p11_may_create(struct p11_session *s);
+/* A key name from CKA_LABEL; CKR_TEMPLATE_INCOMPLETE without one. */
+CK_RV p11_label_name(const CK_ATTRIBUTE *label, char **out);
+
+/* ---- newkey.c: templates of keys made by derive and unwrap ---- */
+struct p11_newkey {
+	CK_OBJECT_CLASS cls; /* default CKO_SECRET_KEY */
+	CK_KEY_TYPE ckk;     /* required */
+	CK_ULONG value_len;
+	CK_ULONG modulus_bits;
+	const CK_ATTRIBUTE *label, *id, *ec_params;
+	bool extractable;
+};
+CK_RV p11_newkey_scan(const CK_ATTRIBUTE *t, CK_ULONG n, struct p11_newkey *nk);
+/* The keyward type the template asks for; secret_only: derive. */
+CK_RV p11_newkey_type(const struct p11_newkey *nk, bool secret_only, const struct p11_ktype **out);
+
+/* ---- objects_store.c: certificates and data objects ---- */
+void p11_sobj_free(struct p11_sobj *so);
+CK_SLOT_ID p11_sobj_slot(const struct p11_sobj *so);
+void p11_object_free(struct p11_object *o);
+enum p11_attr_status p11_sobj_attr(const struct p11_object *o, CK_ATTRIBUTE_TYPE a,
+                                   struct p11_attr_val *v);
+/* Bring the slot's stored objects in line with the server's list. */
+CK_RV p11_sobjs_refresh(CK_SLOT_ID slot);
+/* C_DestroyObject of a stored object (handle h, o found under the lock). */
+CK_RV p11_sobj_destroy(struct p11_session *s, CK_OBJECT_HANDLE h);
+/* Parse a stored object's GET reply (exposed for the unit tests). */
+int p11_sobj_from_json(CK_SLOT_ID slot, const char *name, const json_t *data,
+                       struct p11_sobj **out) KW_MUST_CHECK;
+
 /* sign.c helpers also used by the tests. */
 int p11_ecdsa_der_to_raw(const uint8_t *der, size_t len, size_t half, uint8_t *out) KW_MUST_CHECK;
-/* Which hash a PKCS#1 DigestInfo carries: transit name and digest offset. */
-int p11_digestinfo_parse(const uint8_t *in, size_t len, const char **hash,
-                         size_t *digest_off) KW_MUST_CHECK;
-
 /* Two-call length convention (PKCS#11 v2.40 5.2): NULL buffer -> length,
  * short buffer -> CKR_BUFFER_TOO_SMALL; both set *outlen. */
 CK_RV p11_out_check(CK_BYTE_PTR out, CK_ULONG_PTR outlen, size_t need);

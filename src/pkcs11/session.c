@@ -19,9 +19,15 @@ void p11_op_end(struct p11_op *op)
 		kw_wipe(op->buf, op->cap);
 		free(op->buf);
 	}
+	if (op->out != NULL) {
+		kw_wipe(op->out, op->out_len);
+		free(op->out);
+	}
 	EVP_MD_CTX_free(op->md);
 	p11_key_put(op->key);
 	free(op->label);
+	free(op->iv);
+	free(op->aad);
 	free(op->found);
 	memset(op, 0, sizeof(*op));
 }

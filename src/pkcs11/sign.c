@@ -8,10 +8,10 @@
  * locally as data arrives and send the digest with prehashed=true, so a long
  * multi-part input never crosses the network. ECDSA signatures come back as
  * DER (marshaling_algorithm asn1) and leave as PKCS#11's r || s (v2.40
- * 2.3.1). CKM_RSA_PKCS takes a DigestInfo; until the server signs raw
- * PKCS#1 blocks (phase 2), the DigestInfos of SHA-1 and SHA-224/256/384/512 are
- * recognised and signed as their digest, which gives the same bytes, and
- * any other input is CKR_DATA_INVALID.
+ * 2.3.1). CKM_RSA_PKCS signs its input as it is through keyward/sign-raw:
+ * a DigestInfo needs update on keyward/sign-raw/<key>, other bytes (TLS
+ * 1.0's MD5||SHA-1) also on keyward/sign-raw/<key>/any — without it the
+ * server's 403 is CKR_KEY_FUNCTION_NOT_PERMITTED.
  *
  * Session-state rules (v2.40 5.11, 5.12): a length query or a buffer too
  * small keeps the operation; anything else ends it, success or failure.
@@ -25,56 +25,6 @@
 #include <openssl/rsa.h>
 
 #include "pkcs11_int.h"
-
-/* DigestInfo prefixes of RFC 8017 9.2 note 1. SHA-1 is there because TLS
- * 1.0/1.1 peers, old CMS signers and pkcs11-tool --test still send it; the
- * server signs it as any other prehashed digest. */
-static const struct {
-	const char *hash;
-	uint8_t prefix[19];
-	size_t prefix_len;
-	size_t digest_len;
-} digestinfos[] = {
-    {"sha1",
-     {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14},
-     15,
-     20},
-    {"sha2-224",
-     {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04,
-      0x05, 0x00, 0x04, 0x1c},
-     19,
-     28},
-    {"sha2-256",
-     {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
-      0x05, 0x00, 0x04, 0x20},
-     19,
-     32},
-    {"sha2-384",
-     {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02,
-      0x05, 0x00, 0x04, 0x30},
-     19,
-     48},
-    {"sha2-512",
-     {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03,
-      0x05, 0x00, 0x04, 0x40},
-     19,
-     64},
-};
-
-int p11_digestinfo_parse(const uint8_t *in, size_t len, const char **hash, size_t *digest_off)
-{
-	for (size_t i = 0; i < KW_ARRAY_LEN(digestinfos); i++) {
-		size_t pl = digestinfos[i].prefix_len;
-
-		if (len == pl + digestinfos[i].digest_len &&
-		    memcmp(in, digestinfos[i].prefix, pl) == 0) {
-			*hash = digestinfos[i].hash;
-			*digest_off = pl;
-			return 0;
-		}
-	}
-	return KW_ERR_UNSUPPORTED;
-}
 
 int p11_ecdsa_der_to_raw(const uint8_t *der, size_t len, size_t half, uint8_t *out)
 {
@@ -284,7 +234,6 @@ static CK_RV server_sign(struct p11_op *op, CK_SLOT_ID slot, const uint8_t *in, 
 	struct p11_client pc = {0};
 	json_t *data = NULL;
 	const char *field = "signature", *text;
-	size_t off = 0;
 	CK_RV rv;
 	int r;
 
@@ -296,8 +245,9 @@ static CK_RV server_sign(struct p11_op *op, CK_SLOT_ID slot, const uint8_t *in, 
 		    .hash = hash, .prehashed = true, .marshaling_algorithm = "asn1"};
 		break;
 	case CKK_RSA:
-		if (m->type == CKM_RSA_PKCS && p11_digestinfo_parse(in, len, &hash, &off) != 0)
-			return CKR_DATA_INVALID;
+		/* RFC 8017 9.2: the DigestInfo fits with 11 bytes of padding. */
+		if (m->type == CKM_RSA_PKCS && len + 11 > op->key->modulus_len)
+			return CKR_DATA_LEN_RANGE;
 		if (m->pss && m->prehash_input && len != (size_t)EVP_MD_get_size(op->pss_md))
 			return CKR_DATA_LEN_RANGE;
 		o = (struct kw_client_sign_opts){
@@ -313,13 +263,15 @@ static CK_RV server_sign(struct p11_op *op, CK_SLOT_ID slot, const uint8_t *in, 
 	for (int attempt = 0;; attempt++) {
 		if ((rv = p11_client_take(slot, &pc)) != CKR_OK)
 			return rv;
-		if (m->pss)
+		if (m->type == CKM_RSA_PKCS)
+			r = kw_client_sign_raw(pc.c, op->key->name, in, len, &data);
+		else if (m->pss)
 			r = kw_client_sign_pss(pc.c, op->key->name, in, len, op->pss_hash,
 			                       (unsigned)op->salt, &data);
 		else if (field[0] == 'h')
 			r = kw_client_hmac(pc.c, op->key->name, in, len, &o, &data);
 		else
-			r = kw_client_sign(pc.c, op->key->name, in + off, len - off, &o, &data);
+			r = kw_client_sign(pc.c, op->key->name, in, len, &o, &data);
 		/* A token refused as bad signed nothing: once more after renewal. */
 		if (r == 0 || attempt > 0 || !p11_client_renew(slot, &pc, r))
 			break;
@@ -329,6 +281,10 @@ static CK_RV server_sign(struct p11_op *op, CK_SLOT_ID slot, const uint8_t *in, 
 		p11_debug("sign with '%.64s' failed (%s)", op->key->name,
 		          kw_client_error_code(pc.c));
 		rv = p11_rv(r);
+	} else if (m->type == CKM_RSA_PKCS) {
+		/* keyward/sign-raw answers plain base64, not vault:vN:. */
+		if (kw_client_json_bytes(data, field, sig, siglen) != 0)
+			rv = CKR_DEVICE_ERROR;
 	} else if (kw_client_json_string(data, field, &text) != 0 ||
 	           kw_client_vault_decode(text, NULL, sig, siglen) != 0) {
 		rv = CKR_DEVICE_ERROR;

@@ -500,3 +500,25 @@ CK_RV C_Logout(CK_SESSION_HANDLE hSession)
 	p11_session_put(s);
 	return rv;
 }
+
+int p11_call(CK_SLOT_ID slot, const char *what, p11_call_fn fn, void *arg, CK_RV *rv)
+{
+	struct p11_client pc = {0};
+	int r;
+
+	for (int attempt = 0;; attempt++) {
+		if ((*rv = p11_client_take(slot, &pc)) != CKR_OK)
+			return KW_ERR_INTERNAL;
+		r = fn(pc.c, arg);
+		/* A token refused as bad did nothing: once more after renewal. */
+		if (r == 0 || attempt > 0 || !p11_client_renew(slot, &pc, r))
+			break;
+		p11_client_put(slot, &pc, false);
+	}
+	if (r != 0)
+		p11_debug("%s failed (%s)", what, kw_client_error_code(pc.c));
+	*rv = p11_rv(r);
+	/* A connection that failed mid-request is not reused. */
+	p11_client_put(slot, &pc, r == KW_ERR_IO || r == KW_ERR_UNAVAILABLE);
+	return r;
+}

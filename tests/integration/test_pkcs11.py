@@ -13,12 +13,23 @@ import subprocess
 import tempfile
 import threading
 
+import base64
+import ctypes
+import datetime
+import struct
+
 import PyKCS11
 from PyKCS11 import LowLevel
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, keywrap, serialization
+from cryptography.hazmat.primitives import padding as sympad
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
+from cryptography.x509.oid import NameOID
 
 import harness
 
@@ -47,6 +58,17 @@ def der_octets(b):
         return b[2:]
     n = b[1] & 0x7F
     return b[2 + n:]
+
+
+class CkAttribute(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_ulong), ("pValue", ctypes.c_void_p),
+                ("ulValueLen", ctypes.c_ulong)]
+
+
+def ctr_params(counter_bits, block):
+    """CK_AES_CTR_PARAMS as bytes (PyKCS11 has no class for it)."""
+    return struct.pack("=L", counter_bits) + block if ctypes.sizeof(ctypes.c_ulong) == 4 \
+        else struct.pack("=Q", counter_bits) + block
 
 
 def raw_to_der(sig):
@@ -257,10 +279,7 @@ class Pkcs11Test(harness.KwTestCase):
         oaep = PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA256, PyKCS11.CKG_MGF1_SHA256)
         ct = bytes(s.encrypt(pubobj, b"secret", oaep))
         self.assertEqual(len(ct), 256)
-        # Decryption needs the server's OAEP decrypt (phase 2).
-        with self.assertRaises(PyKCS11.PyKCS11Error) as cm:
-            s.decrypt(priv, ct, oaep)
-        self.assertEqual(cm.exception.value, PyKCS11.CKR_MECHANISM_INVALID)
+        self.assertEqual(bytes(s.decrypt(priv, ct, oaep)), b"secret")
 
     def test_pykcs11_digest_and_random(self):
         s = self.session()
@@ -339,6 +358,276 @@ class Pkcs11Test(harness.KwTestCase):
         s = self.session()
         priv = self.find(s, "ec256", PyKCS11.CKO_PRIVATE_KEY)
         s.sign(priv, b"parent", PyKCS11.Mechanism(PyKCS11.CKM_ECDSA_SHA256))
+
+
+    # --- phase 2: keyward/ operations through the module -----------------------
+
+    def rest(self, method, path, body=None):
+        r = self.daemon.request(method, "/v1/" + path, body, token=PIN)
+        self.assertLess(r.status, 300, "%s %s -> %r" % (method, path, r))
+        return r
+
+    def exportable_aes(self, name):
+        """An exportable AES-256 key made through the API, and its bytes."""
+        self.rest("POST", "transit/keys/" + name, {"type": "aes256-gcm96", "exportable": True})
+        data = self.rest("GET", "transit/export/encryption-key/%s/1" % name).json["data"]
+        return base64.b64decode(data["keys"]["1"])
+
+    def secret(self, s, label):
+        return self.find(s, label, PyKCS11.CKO_SECRET_KEY)
+
+    def gcm_proof(self, s, key, raw):
+        """Encrypt with AES-GCM through the module; decrypt here with raw."""
+        iv, aad, pt = os.urandom(12), b"aad", os.urandom(45)
+        ct = bytes(s.encrypt(key, pt, PyKCS11.AES_GCM_Mechanism(iv, aad, 128)))
+        self.assertEqual(AESGCM(raw).decrypt(iv, ct, aad), pt)
+
+    def test_pykcs11_rsa_pkcs_sign_any_input(self):
+        s = self.session()
+        priv = self.find(s, "rsa", PyKCS11.CKO_PRIVATE_KEY)
+        pub = self.public_key(s, "rsa")
+        mech = PyKCS11.Mechanism(PyKCS11.CKM_RSA_PKCS)
+        # TLS 1.0's MD5||SHA-1: not a DigestInfo (the root token may).
+        raw = os.urandom(36)
+        sig = bytes(s.sign(priv, raw, mech))
+        self.assertEqual(pub.recover_data_from_signature(sig, padding.PKCS1v15(), None), raw)
+        di = bytes.fromhex("3031300d060960864801650304020105000420") + \
+            hashlib.sha256(b"m").digest()
+        pub.verify(bytes(s.sign(priv, di, mech)), b"m", padding.PKCS1v15(), hashes.SHA256())
+        with self.assertRaises(PyKCS11.PyKCS11Error) as cm:
+            s.sign(priv, bytes(246), mech)
+        self.assertEqual(cm.exception.value, PyKCS11.CKR_DATA_LEN_RANGE)
+
+    def test_pykcs11_decrypt_oaep_and_pkcs1(self):
+        s = self.session()
+        priv = self.find(s, "rsa", PyKCS11.CKO_PRIVATE_KEY)
+        pub = self.public_key(s, "rsa")
+        for h, ph, mgf, label in ((PyKCS11.CKM_SHA256, hashes.SHA256(), PyKCS11.CKG_MGF1_SHA256,
+                                   b"ctx"),
+                                  (PyKCS11.CKM_SHA_1, hashes.SHA1(), PyKCS11.CKG_MGF1_SHA1, None),
+                                  (PyKCS11.CKM_SHA384, hashes.SHA384(), PyKCS11.CKG_MGF1_SHA1,
+                                   None)):
+            msg = os.urandom(32)
+            mgf_hash = {PyKCS11.CKG_MGF1_SHA256: hashes.SHA256()}.get(mgf, hashes.SHA1())
+            ct = pub.encrypt(msg, padding.OAEP(padding.MGF1(mgf_hash), ph, label))
+            mech = PyKCS11.RSAOAEPMechanism(h, mgf, label)
+            self.assertEqual(bytes(s.decrypt(priv, ct, mech)), msg)
+        # A wrong label is an invalid ciphertext, like any other failure.
+        ct = pub.encrypt(b"x", padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(),
+                                            b"right"))
+        with self.assertRaises(PyKCS11.PyKCS11Error) as cm:
+            s.decrypt(priv, ct, PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA256,
+                                                         PyKCS11.CKG_MGF1_SHA256, b"wrong"))
+        self.assertEqual(cm.exception.value, PyKCS11.CKR_ENCRYPTED_DATA_INVALID)
+        msg = os.urandom(50)
+        ct = pub.encrypt(msg, padding.PKCS1v15())
+        self.assertEqual(bytes(s.decrypt(priv, ct, PyKCS11.Mechanism(PyKCS11.CKM_RSA_PKCS))),
+                         msg)
+
+    def derive(self, s, priv, point, kdf, shared, label, extra=()):
+        template = [(PyKCS11.CKA_CLASS, PyKCS11.CKO_SECRET_KEY),
+                    (PyKCS11.CKA_KEY_TYPE, PyKCS11.CKK_AES), (PyKCS11.CKA_VALUE_LEN, 32),
+                    (PyKCS11.CKA_LABEL, label), (PyKCS11.CKA_ID, b"\xd1"),
+                    (PyKCS11.CKA_TOKEN, True), (PyKCS11.CKA_ENCRYPT, True)] + list(extra)
+        return s.deriveKey(priv, template, PyKCS11.ECDH1_DERIVE_Mechanism(point, kdf, shared))
+
+    def test_pykcs11_ecdh_derive_proven(self):
+        s = self.session()
+        priv = self.find(s, "ec256", PyKCS11.CKO_PRIVATE_KEY)
+        ours = self.public_key(s, "ec256")
+        peer = ec.generate_private_key(ec.SECP256R1())
+        point = peer.public_key().public_bytes(serialization.Encoding.X962,
+                                               serialization.PublicFormat.UncompressedPoint)
+        shared = peer.exchange(ec.ECDH(), ours)
+        for kdf, info, label, key in (
+                (PyKCS11.CKD_NULL, None, "ecdh-null", shared[:32]),
+                (PyKCS11.CKD_SHA256_KDF, b"info", "ecdh-sha256",
+                 X963KDF(algorithm=hashes.SHA256(), length=32, sharedinfo=b"info")
+                 .derive(shared))):
+            h = self.derive(s, priv, point, kdf, info, label)
+            attrs = s.getAttributeValue(h, [PyKCS11.CKA_SENSITIVE, PyKCS11.CKA_EXTRACTABLE,
+                                            PyKCS11.CKA_LABEL, PyKCS11.CKA_ID])
+            self.assertEqual(attrs[:3], [True, False, label])
+            self.assertEqual(bytes(attrs[3]), b"\xd1")
+            self.gcm_proof(s, h, key)
+        # The same peer as CKA_EC_POINT holds it (a DER OCTET STRING), exportable.
+        h = self.derive(s, priv, bytes([4, len(point)]) + point, PyKCS11.CKD_NULL, None,
+                        "ecdh-der", [(PyKCS11.CKA_EXTRACTABLE, True)])
+        self.assertEqual(s.getAttributeValue(h, [PyKCS11.CKA_EXTRACTABLE])[0], True)
+        self.gcm_proof(s, h, shared[:32])
+        # Non-sensitive keys cannot be honoured; an existing label is refused.
+        for extra, label, code in (([(PyKCS11.CKA_SENSITIVE, False)], "ecdh-x",
+                                    PyKCS11.CKR_TEMPLATE_INCONSISTENT),
+                                   ([], "ecdh-null", PyKCS11.CKR_ATTRIBUTE_VALUE_INVALID)):
+            with self.assertRaises(PyKCS11.PyKCS11Error) as cm:
+                self.derive(s, priv, point, PyKCS11.CKD_NULL, None, label, extra)
+            self.assertEqual(cm.exception.value, code)
+
+    def test_pykcs11_aes_modes_against_python(self):
+        s = self.session()
+        raw = self.exportable_aes("aes-modes")
+        key = self.secret(s, "aes-modes")
+        iv, data = os.urandom(16), os.urandom(70)
+        for mech, pymode, pad, pt in (
+                (PyKCS11.Mechanism(PyKCS11.CKM_AES_CBC, iv), modes.CBC(iv), False, data[:64]),
+                (PyKCS11.Mechanism(PyKCS11.CKM_AES_CBC_PAD, iv), modes.CBC(iv), True, data),
+                (PyKCS11.Mechanism(PyKCS11.CKM_AES_CTR, ctr_params(128, iv)), modes.CTR(iv),
+                 False, data),
+                (PyKCS11.Mechanism(PyKCS11.CKM_AES_ECB), modes.ECB(), False, data[:32])):
+            padded = pt
+            if pad:
+                p = sympad.PKCS7(128).padder()
+                padded = p.update(pt) + p.finalize()
+            enc = Cipher(algorithms.AES(raw), pymode).encryptor()
+            want = enc.update(padded) + enc.finalize()
+            self.assertEqual(bytes(s.encrypt(key, pt, mech)), want, mech)
+            self.assertEqual(bytes(s.decrypt(key, want, mech)), pt, mech)
+        gcm_iv = os.urandom(12)
+        for tag_bits in (128, 96):
+            ct = bytes(s.encrypt(key, data, PyKCS11.AES_GCM_Mechanism(gcm_iv, b"hdr", tag_bits)))
+            enc = Cipher(algorithms.AES(raw), modes.GCM(gcm_iv)).encryptor()
+            enc.authenticate_additional_data(b"hdr")
+            self.assertEqual(ct, enc.update(data) + enc.finalize() + enc.tag[:tag_bits // 8])
+            self.assertEqual(bytes(s.decrypt(key, ct, PyKCS11.AES_GCM_Mechanism(
+                gcm_iv, b"hdr", tag_bits))), data)
+        # A bad tag is an invalid ciphertext.
+        bad = bytearray(ct)
+        bad[-1] ^= 1
+        with self.assertRaises(PyKCS11.PyKCS11Error) as cm:
+            s.decrypt(key, bytes(bad), PyKCS11.AES_GCM_Mechanism(gcm_iv, b"hdr", 96))
+        self.assertEqual(cm.exception.value, PyKCS11.CKR_ENCRYPTED_DATA_INVALID)
+        # Multi-part: parts give nothing, the final call everything.
+        ll = self.lib.lib
+        m = PyKCS11.Mechanism(PyKCS11.CKM_AES_CBC_PAD, iv)
+        self.assertEqual(ll.C_EncryptInit(s.session, m.to_native(), key), PyKCS11.CKR_OK)
+        out = PyKCS11.ckbytelist()
+        for part in (data[:10], data[10:50], data[50:]):
+            self.assertEqual(ll.C_EncryptUpdate(s.session, PyKCS11.ckbytelist(part), out),
+                             PyKCS11.CKR_OK)
+        last = PyKCS11.ckbytelist()
+        self.assertEqual(ll.C_EncryptFinal(s.session, last), PyKCS11.CKR_OK)  # length
+        self.assertEqual(ll.C_EncryptFinal(s.session, last), PyKCS11.CKR_OK)
+        p = sympad.PKCS7(128).padder()
+        enc = Cipher(algorithms.AES(raw), modes.CBC(iv)).encryptor()
+        self.assertEqual(bytes(last), enc.update(p.update(data) + p.finalize()) + enc.finalize())
+
+    def test_pykcs11_wrap_unwrap_round_trip(self):
+        s = self.session()
+        kek_raw, target_raw = self.exportable_aes("wrap-kek"), self.exportable_aes("wrap-target")
+        kek, target = self.secret(s, "wrap-kek"), self.secret(s, "wrap-target")
+        for ckm, unwrap, label in ((PyKCS11.CKM_AES_KEY_WRAP_PAD,
+                                    keywrap.aes_key_unwrap_with_padding, "unwrapped-kwp"),
+                                   (PyKCS11.CKM_AES_KEY_WRAP, keywrap.aes_key_unwrap,
+                                    "unwrapped-kw")):
+            mech = PyKCS11.Mechanism(ckm)
+            wrapped = bytes(s.wrapKey(kek, target, mech))
+            self.assertEqual(unwrap(kek_raw, wrapped), target_raw)
+            new = s.unwrapKey(kek, wrapped,
+                              [(PyKCS11.CKA_CLASS, PyKCS11.CKO_SECRET_KEY),
+                               (PyKCS11.CKA_KEY_TYPE, PyKCS11.CKK_AES),
+                               (PyKCS11.CKA_VALUE_LEN, 32), (PyKCS11.CKA_LABEL, label),
+                               (PyKCS11.CKA_TOKEN, True)], mech)
+            self.assertEqual(s.getAttributeValue(new, [PyKCS11.CKA_EXTRACTABLE])[0], False)
+            self.gcm_proof(s, new, target_raw)
+            # What was unwrapped cannot be wrapped again.
+            with self.assertRaises(PyKCS11.PyKCS11Error) as cm:
+                s.wrapKey(kek, new, mech)
+            self.assertEqual(cm.exception.value, PyKCS11.CKR_KEY_UNEXTRACTABLE)
+        with self.assertRaises(PyKCS11.PyKCS11Error) as cm:
+            s.unwrapKey(kek, os.urandom(40),
+                        [(PyKCS11.CKA_CLASS, PyKCS11.CKO_SECRET_KEY),
+                         (PyKCS11.CKA_KEY_TYPE, PyKCS11.CKK_AES), (PyKCS11.CKA_VALUE_LEN, 32),
+                         (PyKCS11.CKA_LABEL, "unwrapped-junk")],
+                        PyKCS11.Mechanism(PyKCS11.CKM_AES_KEY_WRAP_PAD))
+        self.assertEqual(cm.exception.value, PyKCS11.CKR_WRAPPED_KEY_INVALID)
+
+    def test_cka_id_at_generation(self):
+        s = self.session()
+        pub_t = [(PyKCS11.CKA_LABEL, "with-id"), (PyKCS11.CKA_ID, b"\x01\x02\xff"),
+                 (PyKCS11.CKA_EC_PARAMS, bytes.fromhex("06082a8648ce3d030107"))]
+        s.generateKeyPair(pub_t, [(PyKCS11.CKA_ID, b"\x01\x02\xff")],
+                          mecha=PyKCS11.Mechanism(PyKCS11.CKM_EC_KEY_PAIR_GEN))
+        fresh = self.session()
+        objs = fresh.findObjects([(PyKCS11.CKA_ID, b"\x01\x02\xff")])
+        self.assertEqual(sorted(fresh.getAttributeValue(o, [PyKCS11.CKA_CLASS])[0]
+                                for o in objs),
+                         [PyKCS11.CKO_PUBLIC_KEY, PyKCS11.CKO_PRIVATE_KEY])
+        info = self.rest("GET", "transit/keys/with-id").json["data"]
+        self.assertEqual(info["pkcs11_id"], "0102ff")
+
+    def copy_object(self, s, handle, label):
+        """C_CopyObject (PyKCS11 lacks it) on the same loaded module: the new
+        handle, or the CK_RV of a failure."""
+        lib = ctypes.CDLL(self.module)
+        fn = lib.C_CopyObject
+        fn.argtypes = [ctypes.c_ulong, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong,
+                       ctypes.POINTER(ctypes.c_ulong)]
+        fn.restype = ctypes.c_ulong
+        buf = ctypes.create_string_buffer((label or "").encode())
+        attr = CkAttribute(PyKCS11.CKA_LABEL, ctypes.cast(buf, ctypes.c_void_p),
+                           len(label or ""))
+        out = ctypes.c_ulong(0)
+        rv = fn(s.session.value(), handle.value(), ctypes.byref(attr) if label else None,
+                1 if label else 0, ctypes.byref(out))
+        if label is None:
+            return rv
+        self.assertEqual(rv, PyKCS11.CKR_OK)
+        h = LowLevel.CK_OBJECT_HANDLE()
+        h.assign(out.value)
+        return h
+
+    def test_certificate_and_data_objects(self):
+        s = self.session()
+        pub = self.public_key(s, "ec384")
+        ca = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec384 in keyward")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(pub).serial_number(4242).not_valid_before(now)
+                .not_valid_after(now + datetime.timedelta(days=1)).sign(ca, hashes.SHA256()))
+        der = cert.public_bytes(serialization.Encoding.DER)
+        h = s.createObject([(PyKCS11.CKA_CLASS, PyKCS11.CKO_CERTIFICATE),
+                            (PyKCS11.CKA_CERTIFICATE_TYPE, PyKCS11.CKC_X_509),
+                            (PyKCS11.CKA_TOKEN, True), (PyKCS11.CKA_VALUE, der),
+                            (PyKCS11.CKA_LABEL, "ec384"), (PyKCS11.CKA_ID, b"ec384")])
+        d = s.createObject([(PyKCS11.CKA_CLASS, PyKCS11.CKO_DATA), (PyKCS11.CKA_TOKEN, True),
+                            (PyKCS11.CKA_APPLICATION, "kw-test"), (PyKCS11.CKA_LABEL, "blob"),
+                            (PyKCS11.CKA_VALUE, b"\x00data")])
+        copy = self.copy_object(s, d, "blob-copy")
+        # A new session (another process would see the same) finds them.
+        fresh = self.session()
+        certs = fresh.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_CERTIFICATE),
+                                   (PyKCS11.CKA_ID, b"ec384")])
+        self.assertEqual(len(certs), 1)
+        got = fresh.getAttributeValue(certs[0], [PyKCS11.CKA_VALUE, PyKCS11.CKA_SUBJECT,
+                                                 PyKCS11.CKA_ISSUER, PyKCS11.CKA_SERIAL_NUMBER],
+                                      allAsBinary=True)
+        self.assertEqual(bytes(got[0]), der)
+        self.assertEqual(bytes(got[1]), name.public_bytes())
+        self.assertEqual(bytes(got[2]), name.public_bytes())
+        self.assertEqual(bytes(got[3]), bytes.fromhex("02021092"))
+        data = fresh.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_DATA),
+                                  (PyKCS11.CKA_LABEL, "blob-copy")])
+        self.assertEqual(len(data), 1)
+        self.assertEqual(bytes(fresh.getAttributeValue(data[0], [PyKCS11.CKA_VALUE],
+                                                       allAsBinary=True)[0]), b"\x00data")
+        # GnuTLS lists the certificate with the key it belongs to.
+        env = dict(self.env, GNUTLS_PIN=PIN)
+        r = subprocess.run([tool("p11tool"), "--provider", self.module, "--list-all", "--login",
+                            "pkcs11:token=it-token"], env=env, capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Type: X.509 Certificate (EC/ECDSA-SECP384R1)", r.stdout)
+        self.assertIn("Type: Data", r.stdout)
+        # Same CKA_ID as the key pair: how p11tool and Java pair them.
+        self.assertIn("id=%65%63%33%38%34;object=ec384;type=cert", r.stdout)
+        self.assertIn("id=%65%63%33%38%34;object=ec384;type=private", r.stdout)
+        # Keys are not copyable; objects go away with C_DestroyObject.
+        key = self.find(s, "ec384", PyKCS11.CKO_PRIVATE_KEY)
+        self.assertEqual(self.copy_object(s, key, None), 0x1B)  # CKR_ACTION_PROHIBITED
+        for o in (d, copy, h):
+            s.destroyObject(o)
+        self.assertEqual(self.session().findObjects([(PyKCS11.CKA_LABEL, "blob-copy")]), [])
 
     # --- misuse codes ------------------------------------------------------
 

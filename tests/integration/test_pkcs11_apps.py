@@ -170,7 +170,9 @@ class AppCase(harness.KwTestCase):
             time.sleep(0.05)
 
     def signs(self, entries, key):
-        return [e for e in entries if e["operation"] == "sign" and e["key_name"] == key]
+        # CKM_RSA_PKCS (TLS 1.2 ECDHE-RSA, the engine's PKCS#1) is keyward/sign-raw.
+        return [e for e in entries if e["operation"] in ("sign", "p11-sign-raw") and
+                e["key_name"] == key]
 
     def run_tool(self, args, env=None, check=True, timeout=120, stdin=None):
         r = subprocess.run(args, env=env or self.env, capture_output=True, text=True,

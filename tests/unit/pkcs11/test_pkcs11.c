@@ -145,11 +145,15 @@ static void test_mechanisms(void **state)
 	assert_int_equal(C_GetMechanismList(7, NULL, &n), CKR_SLOT_ID_INVALID);
 	assert_int_equal(C_GetMechanismInfo(0, CKM_ECDSA_SHA256, &info), CKR_OK);
 	assert_true(info.flags & CKF_SIGN);
-	/* Phase 2 mechanisms are not claimed. */
-	assert_int_equal(C_GetMechanismInfo(0, CKM_AES_GCM, &info), CKR_MECHANISM_INVALID);
-	assert_int_equal(C_GetMechanismInfo(0, CKM_ECDH1_DERIVE, &info), CKR_MECHANISM_INVALID);
+	assert_int_equal(C_GetMechanismInfo(0, CKM_AES_GCM, &info), CKR_OK);
+	assert_true(info.flags & CKF_DECRYPT);
+	assert_int_equal(C_GetMechanismInfo(0, CKM_ECDH1_DERIVE, &info), CKR_OK);
+	assert_true(info.flags & CKF_DERIVE);
+	assert_int_equal(C_GetMechanismInfo(0, CKM_AES_KEY_WRAP_PAD, &info), CKR_OK);
+	assert_true(info.flags & CKF_UNWRAP);
 	assert_int_equal(C_GetMechanismInfo(0, CKM_RSA_PKCS_OAEP, &info), CKR_OK);
-	assert_false(info.flags & CKF_DECRYPT);
+	assert_true(info.flags & CKF_DECRYPT);
+	assert_int_equal(C_GetMechanismInfo(0, CKM_DES3_CBC, &info), CKR_MECHANISM_INVALID);
 }
 
 /* /pkcs11/interfaces */
@@ -293,17 +297,22 @@ static void test_keygen_templates(void **state)
 	assert_int_equal(C_CloseAllSessions(0), CKR_OK);
 }
 
-/* /pkcs11/unsupported-honest */
+/* /pkcs11/refused-before-network: parameters and templates are checked
+ * before anything is asked of the server. */
 static void test_unsupported(void **state)
 {
 	CK_SESSION_HANDLE s = open_session(CKF_SERIAL_SESSION);
 	CK_MECHANISM m = {CKM_ECDH1_DERIVE, NULL, 0};
+	CK_OBJECT_CLASS key = CKO_SECRET_KEY;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &key, sizeof(key)}};
 	CK_OBJECT_HANDLE h;
 
-	assert_int_equal(C_DeriveKey(s, &m, 1, NULL, 0, &h), CKR_MECHANISM_INVALID);
-	assert_int_equal(C_CreateObject(s, NULL, 0, &h), CKR_FUNCTION_NOT_SUPPORTED);
+	assert_int_equal(C_DeriveKey(s, &m, 1, NULL, 0, &h), CKR_MECHANISM_PARAM_INVALID);
+	assert_int_equal(C_CreateObject(s, NULL, 0, &h), CKR_TEMPLATE_INCOMPLETE);
+	/* Keys are made in keyward, never imported as values. */
+	assert_int_equal(C_CreateObject(s, t, 1, &h), CKR_ATTRIBUTE_VALUE_INVALID);
 	m.mechanism = CKM_RSA_PKCS_OAEP;
-	assert_int_equal(C_DecryptInit(s, &m, 1), CKR_MECHANISM_INVALID);
+	assert_int_equal(C_DecryptInit(s, &m, 1), CKR_KEY_HANDLE_INVALID);
 	assert_int_equal(C_Decrypt(s, NULL, 0, NULL, &h), CKR_OPERATION_NOT_INITIALIZED);
 	assert_int_equal(C_SeedRandom(s, (CK_BYTE_PTR) "x", 1), CKR_RANDOM_SEED_NOT_SUPPORTED);
 	assert_int_equal(C_CloseSession(s), CKR_OK);
@@ -337,7 +346,7 @@ static struct p11_key *ec_key(void)
 static void test_attribute_templates(void **state)
 {
 	struct p11_key *k = ec_key();
-	struct p11_object priv = {CKO_PRIVATE_KEY, k}, pub = {CKO_PUBLIC_KEY, k};
+	struct p11_object priv = {CKO_PRIVATE_KEY, k, NULL}, pub = {CKO_PUBLIC_KEY, k, NULL};
 	CK_BBOOL sens = 0, extr = 1;
 	CK_KEY_TYPE kt = 0;
 	uint8_t label[2], point[80];
@@ -380,23 +389,273 @@ static void test_attribute_templates(void **state)
 	p11_key_put(k);
 }
 
-/* /pkcs11/ecdsa-der-to-raw and /pkcs11/digestinfo */
+/* A key object as the server's key read describes it, in the table of a
+ * logged-in slot 0 (no server is asked). */
+static CK_OBJECT_HANDLE add_key(json_t *info, const char *name, CK_OBJECT_HANDLE *pub)
+{
+	struct p11_key *k = NULL;
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+
+	assert_int_equal(p11_key_from_info(0, name, info, &k), 0);
+	json_decref(info);
+	assert_int_equal(p11_objects_add_key(k, &h, pub), CKR_OK);
+	p11_key_put(k);
+	p11_enter();
+	p11->slots[0].logged_in = true;
+	p11_leave();
+	return h;
+}
+
+static CK_OBJECT_HANDLE aes_key(const char *name, bool exportable)
+{
+	return add_key(json_pack("{s:s, s:i, s:b, s:s}", "type", "aes256-gcm96", "latest_version",
+	                         1, "exportable", exportable, "pkcs11_id", "0a0b"),
+	               name, NULL);
+}
+
+static CK_OBJECT_HANDLE rsa_key(CK_OBJECT_HANDLE *pub)
+{
+	EVP_PKEY *pk = EVP_RSA_gen(2048);
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem;
+	long n;
+	json_t *info;
+
+	assert_non_null(pk);
+	assert_int_equal(PEM_write_bio_PUBKEY(bio, pk), 1);
+	n = BIO_get_mem_data(bio, &pem);
+	info = json_pack("{s:s, s:i, s:{s:{s:s%}}}", "type", "rsa-2048", "latest_version", 1,
+	                 "keys", "1", "public_key", pem, (size_t)n);
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	return add_key(info, "rsa", pub);
+}
+
+/* /pkcs11/gcm-tag-bounds: 96 to 128 bits in whole bytes (SP 800-38D). */
+static void test_gcm_tag_bounds(void **state)
+{
+	CK_SESSION_HANDLE s = open_session(CKF_SERIAL_SESSION);
+	CK_OBJECT_HANDLE k = aes_key("aes", false);
+	uint8_t iv[12] = {0};
+	CK_GCM_PARAMS gp = {iv, sizeof(iv), 96, NULL, 0, 0};
+	CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
+	static const CK_ULONG bad[] = {0, 64, 88, 100, 136};
+
+	for (size_t i = 0; i < KW_ARRAY_LEN(bad); i++) {
+		gp.ulTagBits = bad[i];
+		assert_int_equal(C_EncryptInit(s, &m, k), CKR_MECHANISM_PARAM_INVALID);
+	}
+	gp.ulTagBits = 128;
+	gp.ulIvLen = 0;
+	assert_int_equal(C_EncryptInit(s, &m, k), CKR_MECHANISM_PARAM_INVALID);
+	gp.ulIvLen = sizeof(iv);
+	m.ulParameterLen = 3;
+	assert_int_equal(C_DecryptInit(s, &m, k), CKR_MECHANISM_PARAM_INVALID);
+	m.ulParameterLen = sizeof(gp);
+	gp.ulTagBits = 96;
+	assert_int_equal(C_EncryptInit(s, &m, k), CKR_OK);
+	assert_int_equal(C_CloseSession(s), CKR_OK);
+}
+
+/* /pkcs11/crypt-operation-state: a second init is CKR_OPERATION_ACTIVE, a
+ * length query and a short buffer keep the operation, C_Encrypt cannot
+ * finish a multi-part one, a failure ends it. */
+static void test_crypt_operation_state(void **state)
+{
+	CK_SESSION_HANDLE s = open_session(CKF_SERIAL_SESSION);
+	CK_OBJECT_HANDLE k = aes_key("aes", false);
+	uint8_t iv[12] = {0}, data[40] = {0}, out[64];
+	CK_GCM_PARAMS gp = {iv, sizeof(iv), 96, NULL, 0, 128};
+	CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
+	CK_ULONG n = 0;
+
+	assert_int_equal(C_EncryptInit(s, &m, k), CKR_OK);
+	assert_int_equal(C_EncryptInit(s, &m, k), CKR_OPERATION_ACTIVE);
+	assert_int_equal(C_DecryptInit(s, &m, k), CKR_OPERATION_ACTIVE);
+	assert_int_equal(C_Encrypt(s, data, 20, NULL, &n), CKR_OK);
+	assert_int_equal(n, 20 + 16);
+	n = 35;
+	assert_int_equal(C_Encrypt(s, data, 20, out, &n), CKR_BUFFER_TOO_SMALL);
+	assert_int_equal(n, 36);
+	assert_int_equal(C_EncryptInit(s, &m, k), CKR_OPERATION_ACTIVE);   /* kept */
+	assert_int_equal(C_EncryptFinal(s, out, NULL), CKR_ARGUMENTS_BAD); /* ends it */
+	assert_int_equal(C_EncryptInit(s, &m, k), CKR_OK);
+	assert_int_equal(C_EncryptUpdate(s, data, 4, out, &n), CKR_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(C_Encrypt(s, data, 4, out, &n), CKR_OPERATION_ACTIVE);
+	n = 0;
+	assert_int_equal(C_EncryptFinal(s, NULL, &n), CKR_OK);
+	assert_int_equal(n, 4 + 16);
+	assert_int_equal(C_EncryptFinal(s, out, NULL), CKR_ARGUMENTS_BAD); /* ends it */
+	assert_int_equal(C_EncryptFinal(s, NULL, &n), CKR_OPERATION_NOT_INITIALIZED);
+
+	/* Whole blocks for CBC; the failure ends the operation. */
+	m = (CK_MECHANISM){CKM_AES_CBC, data, 16};
+	assert_int_equal(C_EncryptInit(s, &m, k), CKR_OK);
+	assert_int_equal(C_Encrypt(s, data, 15, NULL, &n), CKR_DATA_LEN_RANGE);
+	assert_int_equal(C_Encrypt(s, data, 16, NULL, &n), CKR_OPERATION_NOT_INITIALIZED);
+	m.ulParameterLen = 15;
+	assert_int_equal(C_EncryptInit(s, &m, k), CKR_MECHANISM_PARAM_INVALID);
+	assert_int_equal(C_CloseSession(s), CKR_OK);
+}
+
+/* /pkcs11/ctr-counter-wrap: a low counter that would wrap is refused. */
+static void test_ctr_counter_wrap(void **state)
+{
+	CK_SESSION_HANDLE s = open_session(CKF_SERIAL_SESSION);
+	CK_OBJECT_HANDLE k = aes_key("aes", false);
+	CK_AES_CTR_PARAMS cp = {8, {0}};
+	CK_MECHANISM m = {CKM_AES_CTR, &cp, sizeof(cp)};
+	uint8_t data[40] = {0};
+	CK_ULONG n = 0;
+
+	cp.cb[15] = 0xfe; /* two blocks left in an 8-bit counter */
+	assert_int_equal(C_EncryptInit(s, &m, k), CKR_OK);
+	assert_int_equal(C_Encrypt(s, data, 32, NULL, &n), CKR_OK);
+	assert_int_equal(n, 32);
+	assert_int_equal(C_Encrypt(s, data, 33, NULL, &n), CKR_DATA_LEN_RANGE);
+	cp.ulCounterBits = 129;
+	assert_int_equal(C_EncryptInit(s, &m, k), CKR_MECHANISM_PARAM_INVALID);
+	assert_int_equal(C_CloseSession(s), CKR_OK);
+}
+
+/* /pkcs11/decrypt-two-call: the length query needs no server; RSA gives
+ * the modulus length as the bound; a bad ciphertext length ends it. */
+static void test_decrypt_two_call(void **state)
+{
+	CK_SESSION_HANDLE s = open_session(CKF_SERIAL_SESSION);
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = rsa_key(&pub);
+	CK_OBJECT_HANDLE k = aes_key("aes", false);
+	CK_RSA_PKCS_OAEP_PARAMS op = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0};
+	CK_MECHANISM m = {CKM_RSA_PKCS_OAEP, &op, sizeof(op)};
+	uint8_t iv[12] = {0}, ct[256] = {0}, out[300];
+	CK_GCM_PARAMS gp = {iv, sizeof(iv), 96, NULL, 0, 128};
+	CK_ULONG n = 0;
+
+	assert_int_equal(C_DecryptInit(s, &m, pub), CKR_KEY_FUNCTION_NOT_PERMITTED);
+	op.mgf = 0x77;
+	assert_int_equal(C_DecryptInit(s, &m, priv), CKR_MECHANISM_PARAM_INVALID);
+	op.mgf = CKG_MGF1_SHA1; /* OAEP's default: taken */
+	assert_int_equal(C_DecryptInit(s, &m, priv), CKR_OK);
+	assert_int_equal(C_Decrypt(s, ct, sizeof(ct), NULL, &n), CKR_OK);
+	assert_int_equal(n, 256);
+	assert_int_equal(C_Decrypt(s, ct, 255, out, &n), CKR_ENCRYPTED_DATA_LEN_RANGE);
+	assert_int_equal(C_Decrypt(s, ct, 256, out, &n), CKR_OPERATION_NOT_INITIALIZED);
+	assert_int_equal(C_DecryptInit(s, &m, k), CKR_KEY_TYPE_INCONSISTENT);
+
+	/* GCM: exactly the ciphertext less the tag, known before any request. */
+	m = (CK_MECHANISM){CKM_AES_GCM, &gp, sizeof(gp)};
+	assert_int_equal(C_DecryptInit(s, &m, k), CKR_OK);
+	assert_int_equal(C_Decrypt(s, ct, 40, NULL, &n), CKR_OK);
+	assert_int_equal(n, 24);
+	n = 23;
+	assert_int_equal(C_Decrypt(s, ct, 40, out, &n), CKR_BUFFER_TOO_SMALL);
+	assert_int_equal(n, 24);
+	assert_int_equal(C_DecryptInit(s, &m, k), CKR_OPERATION_ACTIVE);
+	assert_int_equal(C_Decrypt(s, ct, 15, out, &n), CKR_ENCRYPTED_DATA_LEN_RANGE);
+	assert_int_equal(C_DecryptFinal(s, out, &n), CKR_OPERATION_NOT_INITIALIZED);
+	assert_int_equal(C_CloseSession(s), CKR_OK);
+}
+
+/* /pkcs11/wrap-derive-copy-refusals */
+static void test_wrap_derive_copy_refusals(void **state)
+{
+	CK_SESSION_HANDLE s = open_session(CKF_SERIAL_SESSION | CKF_RW_SESSION);
+	CK_OBJECT_HANDLE kek = aes_key("kek", true), k = aes_key("target", false), h;
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = rsa_key(&pub);
+	CK_MECHANISM m = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	uint8_t point[65] = {0x04};
+	CK_ECDH1_DERIVE_PARAMS dp = {CKD_NULL, 4, (CK_BYTE_PTR) "info", sizeof(point), point};
+	CK_MECHANISM dm = {CKM_ECDH1_DERIVE, &dp, sizeof(dp)};
+	CK_ULONG n = 0;
+
+	assert_int_equal(C_WrapKey(s, &m, kek, k, NULL, &n), CKR_KEY_UNEXTRACTABLE);
+	assert_int_equal(C_WrapKey(s, &m, kek, pub, NULL, &n), CKR_KEY_NOT_WRAPPABLE);
+	assert_int_equal(C_WrapKey(s, &m, priv, kek, NULL, &n), CKR_WRAPPING_KEY_TYPE_INCONSISTENT);
+	/* An exportable key: the length is known without a request. */
+	assert_int_equal(C_WrapKey(s, &m, k, kek, NULL, &n), CKR_OK);
+	assert_int_equal(n, 40);
+	m.mechanism = CKM_AES_GCM;
+	assert_int_equal(C_WrapKey(s, &m, kek, k, NULL, &n), CKR_MECHANISM_INVALID);
+	/* CKD_NULL takes no shared data; RSA keys derive nothing. */
+	assert_int_equal(C_DeriveKey(s, &dm, priv, NULL, 0, &h), CKR_MECHANISM_PARAM_INVALID);
+	dp.ulSharedDataLen = 0;
+	assert_int_equal(C_DeriveKey(s, &dm, priv, NULL, 0, &h), CKR_KEY_TYPE_INCONSISTENT);
+	assert_int_equal(C_CopyObject(s, k, NULL, 0, &h), CKR_ACTION_PROHIBITED);
+	assert_int_equal(C_CopyObject(s, 99999, NULL, 0, &h), CKR_OBJECT_HANDLE_INVALID);
+	assert_int_equal(C_CloseSession(s), CKR_OK);
+}
+
+/* /pkcs11/key-id-and-extractable: CKA_ID is the key's pkcs11_id. */
+static void test_key_id_extractable(void **state)
+{
+	CK_SESSION_HANDLE s = open_session(CKF_SERIAL_SESSION);
+	CK_OBJECT_HANDLE k = aes_key("exp", true), found[4];
+	uint8_t id[8];
+	CK_BBOOL extr = 0, never = 1;
+	CK_ATTRIBUTE t[] = {{CKA_ID, id, sizeof(id)},
+	                    {CKA_EXTRACTABLE, &extr, sizeof(extr)},
+	                    {CKA_NEVER_EXTRACTABLE, &never, sizeof(never)}};
+	CK_ATTRIBUTE by_id[] = {{CKA_ID, "\x0a\x0b", 2}};
+	CK_ULONG n = 0;
+
+	assert_int_equal(C_GetAttributeValue(s, k, t, 3), CKR_OK);
+	assert_int_equal(t[0].ulValueLen, 2);
+	assert_memory_equal(id, "\x0a\x0b", 2);
+	assert_int_equal(extr, CK_TRUE);
+	assert_int_equal(never, CK_FALSE);
+	/* Found by its id (the login is faked: no refresh is attempted here). */
+	p11_enter();
+	p11->slots[0].logged_in = false;
+	p11_leave();
+	assert_int_equal(C_FindObjectsInit(s, by_id, 1), CKR_OK);
+	assert_int_equal(C_FindObjects(s, found, 4, &n), CKR_OK);
+	assert_int_equal(n, 0); /* a secret key is private: not before login */
+	assert_int_equal(C_FindObjectsFinal(s), CKR_OK);
+	assert_int_equal(C_CloseSession(s), CKR_OK);
+}
+
+/* /pkcs11/stored-certificate-attributes */
+static void test_stored_object_attrs(void **state)
+{
+	json_t *data =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "class", "certificate", "key",
+	              "web", "id", "0102", "label", "web cert", "value", "AAEC", "attributes",
+	              "certificate_type", "x509", "subject", "3000", "serial_number", "020101");
+	struct p11_object o = {CKO_CERTIFICATE, NULL, NULL};
+	CK_CERTIFICATE_TYPE ct = 99;
+	uint8_t id[4], subj[4], value[4];
+	CK_ATTRIBUTE t[] = {{CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
+	                    {CKA_ID, id, sizeof(id)},
+	                    {CKA_SUBJECT, subj, sizeof(subj)},
+	                    {CKA_VALUE, value, sizeof(value)}};
+	CK_ATTRIBUTE bad[] = {{CKA_APPLICATION, NULL, 0}};
+
+	assert_non_null(data);
+	assert_int_equal(p11_sobj_from_json(0, "p11-x", data, &o.sobj), 0);
+	assert_int_equal(p11_object_get_attrs(&o, t, 4), CKR_OK);
+	assert_int_equal(ct, CKC_X_509);
+	assert_int_equal(t[1].ulValueLen, 2);
+	assert_memory_equal(id, "\x01\x02", 2);
+	assert_int_equal(t[2].ulValueLen, 2);
+	assert_memory_equal(value, "\x00\x01\x02", 3);
+	assert_int_equal(p11_object_get_attrs(&o, bad, 1), CKR_ATTRIBUTE_TYPE_INVALID);
+	json_object_set_new(data, "class", json_string("private-key"));
+	p11_sobj_free(o.sobj);
+	assert_int_not_equal(p11_sobj_from_json(0, "p11-x", data, &o.sobj), 0);
+	json_decref(data);
+}
+
+/* /pkcs11/ecdsa-der-to-raw */
 static void test_formats(void **state)
 {
 	/* SEQUENCE { INTEGER 0x00ff (positive, padded), INTEGER 1 } */
 	static const uint8_t der[] = {0x30, 0x07, 0x02, 0x02, 0x00, 0xff, 0x02, 0x01, 0x01};
-	uint8_t raw[8], di[19 + 32] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-	                               0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
-	const char *hash = NULL;
-	size_t off = 0;
+	uint8_t raw[8];
 
 	assert_int_equal(p11_ecdsa_der_to_raw(der, sizeof(der), 4, raw), 0);
 	assert_memory_equal(raw, "\x00\x00\x00\xff\x00\x00\x00\x01", 8);
 	assert_int_not_equal(p11_ecdsa_der_to_raw(der, sizeof(der) - 1, 4, raw), 0);
-	assert_int_equal(p11_digestinfo_parse(di, sizeof(di), &hash, &off), 0);
-	assert_string_equal(hash, "sha2-256");
-	assert_int_equal(off, 19);
-	assert_int_not_equal(p11_digestinfo_parse(di, sizeof(di) - 1, &hash, &off), 0);
 }
 
 /* /pkcs11/config-parse */
@@ -571,6 +830,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_keygen_templates, init, fini),
 	    cmocka_unit_test_setup_teardown(test_unsupported, init, fini),
 	    cmocka_unit_test(test_attribute_templates),
+	    cmocka_unit_test_setup_teardown(test_gcm_tag_bounds, init, fini),
+	    cmocka_unit_test_setup_teardown(test_crypt_operation_state, init, fini),
+	    cmocka_unit_test_setup_teardown(test_ctr_counter_wrap, init, fini),
+	    cmocka_unit_test_setup_teardown(test_decrypt_two_call, init, fini),
+	    cmocka_unit_test_setup_teardown(test_wrap_derive_copy_refusals, init, fini),
+	    cmocka_unit_test_setup_teardown(test_key_id_extractable, init, fini),
+	    cmocka_unit_test(test_stored_object_attrs),
 	    cmocka_unit_test(test_formats),
 	    cmocka_unit_test(test_config_parse),
 	    cmocka_unit_test(test_config_kubernetes),
