@@ -8,7 +8,7 @@ libjansson-dev libfyaml-dev libcurl4-openssl-dev libcmocka-dev libgnutls28-dev
 libp11-kit-dev"
 TEST="python3 python3-hvac python3-cryptography python3-requests python3-jwt python3-yaml
 python3-kubernetes python3-pykcs11 opensc gnutls-bin softhsm2 p11-kit
-libengine-pkcs11-openssl nginx sqlite3 openssl curl"
+libengine-pkcs11-openssl nginx openjdk-17-jdk-headless sqlite3 openssl curl"
 
 want="$BUILD"
 [ "${1:-}" = "--test" ] && want="$BUILD $TEST"
