@@ -139,11 +139,43 @@ CK_RV p11_out_check(CK_BYTE_PTR out, CK_ULONG_PTR outlen, size_t need)
 	return have < need ? CKR_BUFFER_TOO_SMALL : CKR_OK;
 }
 
+/*
+ * The process id, cached: every entry point compares it with the state's,
+ * several times per C_Sign, and getpid() is a system call. A fork clears the
+ * cache in the child (pthread_atfork; glibc drops the handler if the module
+ * is unloaded), so a child still sees its own pid and a state that is not
+ * its own.
+ */
+static _Atomic pid_t pid_cache;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void pid_forget(void)
+{
+	pid_cache = 0;
+}
+
+static void pid_once_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, pid_forget);
+}
+
+static pid_t p11_pid(void)
+{
+	pid_t p = pid_cache;
+
+	if (p == 0) {
+		pthread_once(&pid_once, pid_once_init);
+		p = getpid();
+		pid_cache = p;
+	}
+	return p;
+}
+
 CK_RV p11_enter(void)
 {
 	struct p11_state *st = p11;
 
-	if (st == NULL || st->pid != getpid())
+	if (st == NULL || st->pid != p11_pid())
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	p11_lock(st->lock);
 	return CKR_OK;
@@ -203,7 +235,7 @@ static CK_RV state_new(struct p11_state **out)
 
 	if (st == NULL)
 		return CKR_HOST_MEMORY;
-	st->pid = getpid();
+	st->pid = p11_pid();
 	if (p11_lock_new(&st->lock) != 0)
 		goto out;
 	if ((r = p11_conf_load(&st->conf)) != 0) {
@@ -229,7 +261,7 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 	CK_RV rv;
 
 	pthread_mutex_lock(&init_lock);
-	if (p11 != NULL && p11->pid == getpid()) {
+	if (p11 != NULL && p11->pid == p11_pid()) {
 		rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
 		goto out;
 	}
@@ -255,7 +287,7 @@ CK_RV C_Finalize(CK_VOID_PTR pReserved)
 		return CKR_ARGUMENTS_BAD;
 	pthread_mutex_lock(&init_lock);
 	st = p11;
-	if (st == NULL || st->pid != getpid()) {
+	if (st == NULL || st->pid != p11_pid()) {
 		rv = CKR_CRYPTOKI_NOT_INITIALIZED;
 		goto out;
 	}
