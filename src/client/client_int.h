@@ -76,6 +76,10 @@ int client_path_build(const char *prefix, const char *name, const char *suffix,
 /* client_path_build that records a bad name on c. */
 int client_name_path(struct kw_client *c, const char *prefix, const char *name, const char *suffix,
                      char **out) KW_MUST_CHECK;
+/* POST <op><escaped name> with body (consumed) and take the reply's data:
+ * the shape of every keyed operation ("transit/sign/", "keyward/decrypt/"). */
+int client_post_named(struct kw_client *c, const char *op, const char *name, json_t *body,
+                      json_t **data) KW_MUST_CHECK;
 /* Header-safe token: visible ASCII only, 1..KW_CLIENT_TOKEN_MAX bytes. */
 bool client_token_valid(const char *token);
 

@@ -9,20 +9,6 @@
 
 #include "client_int.h"
 
-/* POST keyward/<op>/<name>; body consumed. */
-static int p11_call(struct kw_client *c, const char *op, const char *name, json_t *body,
-                    json_t **data)
-{
-	char *path = NULL;
-	int r;
-
-	if ((r = client_name_path(c, op, name, "", &path)) != 0)
-		return client_abort(c, body, r);
-	r = client_do(c, "POST", path, body, CLIENT_TAKE_DATA, true, data);
-	free(path);
-	return r;
-}
-
 /* Optional fields: NULL strings and empty byte strings are left out. */
 static int set_opt_str(struct kw_client *c, json_t *b, const char *k, const char *v)
 {
@@ -44,7 +30,7 @@ int kw_client_sign_raw(struct kw_client *c, const char *name, const uint8_t *in,
 		return client_abort(c, NULL, KW_ERR_NOMEM);
 	if ((r = client_json_set_b64(body, "input", in, len)) != 0)
 		return client_abort(c, body, r);
-	return p11_call(c, "keyward/sign-raw/", name, body, data);
+	return client_post_named(c, "keyward/sign-raw/", name, body, data);
 }
 
 int kw_client_rsa_decrypt(struct kw_client *c, const char *name, const uint8_t *ct, size_t len,
@@ -61,7 +47,7 @@ int kw_client_rsa_decrypt(struct kw_client *c, const char *name, const uint8_t *
 	    (r = set_opt_str(c, body, "mgf_hash", o->mgf_hash)) != 0 ||
 	    (r = set_opt_b64(body, "label", o->label, o->label_len)) != 0)
 		return client_abort(c, body, r);
-	return p11_call(c, "keyward/decrypt/", name, body, data);
+	return client_post_named(c, "keyward/decrypt/", name, body, data);
 }
 
 /* derived_name, derived_type, pkcs11_id: what derive and unwrap create. */
@@ -92,7 +78,7 @@ int kw_client_derive(struct kw_client *c, const char *name, const struct kw_clie
 	     (r = client_json_set(body, "key_size", json_integer(o->key_size))) != 0) ||
 	    (o->exportable && (r = client_json_set(body, "exportable", json_true())) != 0))
 		return client_abort(c, body, r);
-	return p11_call(c, "keyward/derive/", name, body, info);
+	return client_post_named(c, "keyward/derive/", name, body, info);
 }
 
 int kw_client_cipher(struct kw_client *c, const char *name, const uint8_t *in, size_t len,
@@ -112,7 +98,7 @@ int kw_client_cipher(struct kw_client *c, const char *name, const uint8_t *in, s
 	    (o->tag_bits != 0 &&
 	     (r = client_json_set(body, "tag_bits", json_integer(o->tag_bits))) != 0))
 		return client_abort(c, body, r);
-	return p11_call(c, "keyward/cipher/", name, body, data);
+	return client_post_named(c, "keyward/cipher/", name, body, data);
 }
 
 int kw_client_wrap(struct kw_client *c, const char *name, const char *key, const char *mode,
@@ -126,7 +112,7 @@ int kw_client_wrap(struct kw_client *c, const char *name, const char *key, const
 	if ((r = client_json_set_str(c, body, "key", key)) != 0 ||
 	    (r = set_opt_str(c, body, "mode", mode)) != 0)
 		return client_abort(c, body, r);
-	return p11_call(c, "keyward/wrap/", name, body, data);
+	return client_post_named(c, "keyward/wrap/", name, body, data);
 }
 
 int kw_client_unwrap(struct kw_client *c, const char *name, const uint8_t *wrapped, size_t len,
@@ -140,7 +126,7 @@ int kw_client_unwrap(struct kw_client *c, const char *name, const uint8_t *wrapp
 	if ((r = client_json_set_b64(body, "wrapped", wrapped, len)) != 0 ||
 	    (r = set_opt_str(c, body, "mode", mode)) != 0 || (r = set_new_key(c, body, k)) != 0)
 		return client_abort(c, body, r);
-	return p11_call(c, "keyward/unwrap/", name, body, info);
+	return client_post_named(c, "keyward/unwrap/", name, body, info);
 }
 
 /* ---- keyward/objects --------------------------------------------------- */

@@ -7,8 +7,8 @@
 
 #include "client_int.h"
 
-static int transit_call(struct kw_client *c, const char *op, const char *name, json_t *body,
-                        json_t **data)
+int client_post_named(struct kw_client *c, const char *op, const char *name, json_t *body,
+                      json_t **data)
 {
 	char *path = NULL;
 	int r;
@@ -44,7 +44,7 @@ int kw_client_encrypt(struct kw_client *c, const char *name, const uint8_t *pt, 
 	if ((r = client_json_set_b64(body, "plaintext", pt, len)) != 0 ||
 	    (r = crypt_opts_set(body, o, true)) != 0)
 		return client_abort(c, body, r);
-	return transit_call(c, "transit/encrypt/", name, body, data);
+	return client_post_named(c, "transit/encrypt/", name, body, data);
 }
 
 int kw_client_decrypt(struct kw_client *c, const char *name, const char *ciphertext,
@@ -59,7 +59,7 @@ int kw_client_decrypt(struct kw_client *c, const char *name, const char *ciphert
 	if ((r = client_json_set_str(c, body, "ciphertext", ciphertext)) != 0 ||
 	    (r = crypt_opts_set(body, o, false)) != 0)
 		return client_abort(c, body, r);
-	return transit_call(c, "transit/decrypt/", name, body, data);
+	return client_post_named(c, "transit/decrypt/", name, body, data);
 }
 
 static int sign_opts_set(struct kw_client *c, json_t *body, const struct kw_client_sign_opts *o)
@@ -92,7 +92,7 @@ int kw_client_sign(struct kw_client *c, const char *name, const uint8_t *in, siz
 	if ((r = client_json_set_b64(body, "input", in, len)) != 0 ||
 	    (r = sign_opts_set(c, body, o)) != 0)
 		return client_abort(c, body, r);
-	return transit_call(c, "transit/sign/", name, body, data);
+	return client_post_named(c, "transit/sign/", name, body, data);
 }
 
 int kw_client_verify(struct kw_client *c, const char *name, const uint8_t *in, size_t len,
@@ -108,7 +108,7 @@ int kw_client_verify(struct kw_client *c, const char *name, const uint8_t *in, s
 	    (r = client_json_set_str(c, body, field, signature)) != 0 ||
 	    (r = sign_opts_set(c, body, o)) != 0)
 		return client_abort(c, body, r);
-	return transit_call(c, "transit/verify/", name, body, data);
+	return client_post_named(c, "transit/verify/", name, body, data);
 }
 
 int kw_client_hmac(struct kw_client *c, const char *name, const uint8_t *in, size_t len,
@@ -128,7 +128,7 @@ int kw_client_hmac(struct kw_client *c, const char *name, const uint8_t *in, siz
 	}
 	if (r != 0)
 		return client_abort(c, body, r);
-	return transit_call(c, "transit/hmac/", name, body, data);
+	return client_post_named(c, "transit/hmac/", name, body, data);
 }
 
 int kw_client_sign_pss(struct kw_client *c, const char *name, const uint8_t *digest, size_t len,
@@ -145,7 +145,7 @@ int kw_client_sign_pss(struct kw_client *c, const char *name, const uint8_t *dig
 	    (r = sign_opts_set(c, body, &o)) != 0 ||
 	    (r = client_json_set(body, "salt_length", json_integer(salt_length))) != 0)
 		return client_abort(c, body, r);
-	return transit_call(c, "transit/sign/", name, body, data);
+	return client_post_named(c, "transit/sign/", name, body, data);
 }
 
 int kw_client_random(struct kw_client *c, size_t n, uint8_t **out)
