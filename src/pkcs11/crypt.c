@@ -37,28 +37,10 @@ static CK_RV crypt_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pm, CK_OBJECT_HAND
 	CK_OBJECT_CLASS cls;
 	CK_RV rv;
 
-	if ((rv = p11_session_get(h, &s)) != CKR_OK)
+	if ((rv = p11_op_start(h, pm, hKey, decrypt ? CKF_DECRYPT : CKF_ENCRYPT, &s, &cls)) !=
+	    CKR_OK)
 		return rv;
 	op = &s->op;
-	if (op->kind != P11_OP_NONE) {
-		rv = CKR_OPERATION_ACTIVE;
-		goto out;
-	}
-	if (pm == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
-	op->mech = p11_mech_find(pm->mechanism);
-	if (op->mech == NULL || !(op->mech->info.flags & (decrypt ? CKF_DECRYPT : CKF_ENCRYPT))) {
-		rv = CKR_MECHANISM_INVALID;
-		goto fail;
-	}
-	if ((rv = p11_key_for_handle(s, hKey, &cls, &op->key)) != CKR_OK)
-		goto fail;
-	if (op->key->type->ckk != op->mech->ckk) {
-		rv = CKR_KEY_TYPE_INCONSISTENT;
-		goto fail;
-	}
 	if ((rv = class_allows(op->mech->ckk, cls, decrypt)) != CKR_OK)
 		goto fail;
 	rv = op->mech->ckk == CKK_AES ? p11_aes_params(op, pm) : p11_rsa_params(op, pm);

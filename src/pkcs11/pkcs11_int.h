@@ -344,6 +344,9 @@ void p11_fill_padded(CK_UTF8CHAR *dst, size_t len, const char *src);
 /* session.c: lookup takes a reference and the session's lock. */
 CK_RV p11_session_get(CK_SESSION_HANDLE h, struct p11_session **out);
 void p11_session_put(struct p11_session *s);
+/* The common start of C_*Init (session.c); see there. */
+CK_RV p11_op_start(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pm, CK_OBJECT_HANDLE hKey, CK_FLAGS flag,
+                   struct p11_session **out, CK_OBJECT_CLASS *cls);
 bool p11_session_rw(const struct p11_session *s);
 bool p11_logged_in(CK_SLOT_ID slot); /* under the lock */
 

@@ -237,3 +237,39 @@ out:
 	p11_session_put(s);
 	return rv;
 }
+
+/*
+ * What every C_*Init does first: the session, no operation running, a
+ * mechanism that offers flag, and the key behind hKey, of the mechanism's
+ * key type. On CKR_OK the session is held (p11_session_put it) with
+ * op->mech and op->key set; otherwise nothing is held, and a started
+ * operation is ended, as the standard wants of a failed init.
+ */
+CK_RV p11_op_start(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pm, CK_OBJECT_HANDLE hKey, CK_FLAGS flag,
+                   struct p11_session **out, CK_OBJECT_CLASS *cls)
+{
+	struct p11_session *s;
+	struct p11_op *op;
+	CK_RV rv;
+
+	if ((rv = p11_session_get(h, &s)) != CKR_OK)
+		return rv;
+	op = &s->op;
+	if (op->kind != P11_OP_NONE || pm == NULL) {
+		p11_session_put(s);
+		return op->kind != P11_OP_NONE ? CKR_OPERATION_ACTIVE : CKR_ARGUMENTS_BAD;
+	}
+	op->mech = p11_mech_find(pm->mechanism);
+	if (op->mech == NULL || !(op->mech->info.flags & flag))
+		rv = CKR_MECHANISM_INVALID;
+	else if ((rv = p11_key_for_handle(s, hKey, cls, &op->key)) == CKR_OK &&
+	         op->key->type->ckk != op->mech->ckk)
+		rv = CKR_KEY_TYPE_INCONSISTENT;
+	if (rv != CKR_OK) {
+		p11_op_end(op);
+		p11_session_put(s);
+		return rv;
+	}
+	*out = s;
+	return CKR_OK;
+}

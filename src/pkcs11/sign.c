@@ -153,30 +153,11 @@ static CK_RV op_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pm, CK_OBJECT_HANDLE 
 	CK_OBJECT_CLASS cls;
 	CK_RV rv;
 
-	if ((rv = p11_session_get(h, &s)) != CKR_OK)
+	if ((rv = p11_op_start(h, pm, hKey, sign ? CKF_SIGN : CKF_VERIFY, &s, &cls)) != CKR_OK)
 		return rv;
 	op = &s->op;
-	if (op->kind != P11_OP_NONE) {
-		rv = CKR_OPERATION_ACTIVE;
-		goto out;
-	}
-	if (pm == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
-	op->mech = p11_mech_find(pm->mechanism);
-	if (op->mech == NULL || !(op->mech->info.flags & (sign ? CKF_SIGN : CKF_VERIFY))) {
-		rv = CKR_MECHANISM_INVALID;
-		goto fail;
-	}
-	if ((rv = p11_key_for_handle(s, hKey, &cls, &op->key)) != CKR_OK)
-		goto fail;
 	if ((rv = key_allows(cls, sign)) != CKR_OK)
 		goto fail;
-	if (op->key->type->ckk != op->mech->ckk) {
-		rv = CKR_KEY_TYPE_INCONSISTENT;
-		goto fail;
-	}
 	if (op->mech->pss)
 		rv = pss_params(op, pm);
 	else if (pm->pParameter != NULL || pm->ulParameterLen != 0)
