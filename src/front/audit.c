@@ -489,18 +489,6 @@ static int reply_broken(struct kw_req *r, const char *what)
 	return KW_ERR_INTERNAL;
 }
 
-static int b64_string(const uint8_t *p, size_t n, json_t **out)
-{
-	char *s;
-	int err;
-
-	if ((err = kw_base64_encode(p, n, &s)) != 0)
-		return err;
-	*out = json_string(s);
-	free(s);
-	return *out ? 0 : KW_ERR_NOMEM;
-}
-
 /* The decoded entry, or JSON null for a leaf that does not decode: the
  * stored bytes are still served, so a damaged log can be examined. */
 static json_t *entry_decoded(const uint8_t *leaf, size_t len)
@@ -528,8 +516,8 @@ static int entry_json(const struct kw_ipc_field *fl, json_t **out)
 	index = kw_load_u64(fl->val);
 	if (index > INDEX_MAX)
 		return KW_ERR_INTERNAL;
-	if ((err = b64_string(fl->val + 8, fl->len - 8, &leaf)) != 0)
-		return err;
+	if ((leaf = kw_json_bytes(fl->val + 8, fl->len - 8, false)) == NULL)
+		return KW_ERR_NOMEM;
 	err = KW_ERR_NOMEM;
 	if ((dec = entry_decoded(fl->val + 8, fl->len - 8)) == NULL || (o = json_object()) == NULL)
 		goto out;
@@ -592,8 +580,10 @@ static int hashes_json(struct kw_req *r, const struct kw_ipc_msg *m, json_t **ou
 			err = reply_broken(r, "proof");
 			break;
 		}
-		if ((err = b64_string(fl->val, fl->len, &h)) != 0)
+		if ((h = kw_json_bytes(fl->val, fl->len, false)) == NULL) {
+			err = KW_ERR_NOMEM;
 			break;
+		}
 		if (json_array_append_new(arr, h) != 0) {
 			err = KW_ERR_NOMEM;
 			break;

@@ -119,6 +119,9 @@ void kw_resp_empty(struct kw_resp *out); /* 204 */
 int kw_resp_error(struct kw_resp *out, int err, const struct kw_fail *f) KW_MUST_CHECK;
 /* A LIST answer: {"data":{"keys":[...]}} or Vault's 404 {"errors":[]}. */
 int kw_resp_list(const struct kw_req *r, struct kw_resp *out, json_t *keys) KW_MUST_CHECK;
+/* Bytes as a JSON string, base64 or hex; the text in between may be secret
+ * (plaintexts, unseal shares) and is wiped. NULL on failure. */
+json_t *kw_json_bytes(const uint8_t *p, size_t n, bool hex);
 /* json_object_set_new that reports failure as KW_ERR_NOMEM. */
 int kw_jset(json_t *o, const char *key, json_t *v) KW_MUST_CHECK;
 /* Route jansson through an allocator that wipes what it frees. Call once,

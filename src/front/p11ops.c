@@ -76,20 +76,6 @@ static int put_version(struct kw_req *r, struct kw_ipc_msg *m)
 	return v.set && v.v != 0 ? kw_ipc_put_u32(m, KW_T_VERSION, (uint32_t)v.v) : 0;
 }
 
-/* A JSON string of bytes, which may be secret: the text is wiped. */
-static json_t *b64_json(const uint8_t *p, size_t n)
-{
-	char *s;
-	json_t *j;
-
-	if (kw_base64_encode(p, n, &s) != 0)
-		return NULL;
-	j = json_string(s);
-	kw_wipe(s, strlen(s));
-	free(s);
-	return j;
-}
-
 /* {key: base64 of the reply's tag, "key_version": VERSION}. */
 static int bytes_answer(struct kw_req *r, const struct kw_ipc_msg *reply, uint16_t tag,
                         const char *key, struct kw_resp *out)
@@ -102,7 +88,7 @@ static int bytes_answer(struct kw_req *r, const struct kw_ipc_msg *reply, uint16
 	if (kw_ipc_get_bytes(reply, tag, &p, &n) != 0 ||
 	    kw_ipc_get_u32(reply, KW_T_VERSION, &v) != 0)
 		return KW_ERR_INTERNAL;
-	o = json_pack("{s:o, s:I}", key, b64_json(p, n), "key_version", (json_int_t)v);
+	o = json_pack("{s:o, s:I}", key, kw_json_bytes(p, n, false), "key_version", (json_int_t)v);
 	return kw_resp_data(r, out, o);
 }
 
@@ -314,9 +300,10 @@ static int cipher_answer(struct kw_req *r, const struct kw_ipc_msg *reply, struc
 	if (kw_ipc_get_bytes(reply, KW_T_OUTPUT, &p, &n) != 0 ||
 	    kw_ipc_get_u32(reply, KW_T_VERSION, &v) != 0)
 		return KW_ERR_INTERNAL;
-	o = json_pack("{s:o, s:I}", "output", b64_json(p, n), "key_version", (json_int_t)v);
+	o = json_pack("{s:o, s:I}", "output", kw_json_bytes(p, n, false), "key_version",
+	              (json_int_t)v);
 	if (o != NULL && kw_ipc_get_bytes(reply, KW_T_IV, &iv, &ivlen) == 0 &&
-	    kw_jset(o, "iv", b64_json(iv, ivlen)) != 0) {
+	    kw_jset(o, "iv", kw_json_bytes(iv, ivlen, false)) != 0) {
 		json_decref(o);
 		return KW_ERR_NOMEM;
 	}
@@ -492,8 +479,8 @@ static int object_json(const struct kw_ipc_msg *m, json_t **out)
 	o = json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "name", kw_ipc_str_or(m, KW_T_NAME, ""), "class",
 	    kw_ipc_str_or(m, KW_T_OBJ_CLASS, ""), "key", kw_ipc_str_or(m, KW_T_OBJ_KEY, ""), "id",
-	    hex, "label", kw_ipc_str_or(m, KW_T_OBJ_LABEL, ""), "value", b64_json(val, vallen),
-	    "attributes", attrs);
+	    hex, "label", kw_ipc_str_or(m, KW_T_OBJ_LABEL, ""), "value",
+	    kw_json_bytes(val, vallen, false), "attributes", attrs);
 	free(hex);
 	if (o == NULL)
 		return KW_ERR_NOMEM;

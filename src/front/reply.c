@@ -47,6 +47,19 @@ void kw_resp_cleanup(struct kw_resp *out)
 	memset(out, 0, sizeof(*out));
 }
 
+json_t *kw_json_bytes(const uint8_t *p, size_t n, bool hex)
+{
+	char *s;
+	json_t *j;
+
+	if ((hex ? kw_hex_encode(p, n, &s) : kw_base64_encode(p, n, &s)) != 0)
+		return NULL;
+	j = json_string(s);
+	kw_wipe(s, strlen(s));
+	free(s);
+	return j;
+}
+
 int kw_jset(json_t *o, const char *key, json_t *v)
 {
 	/* json_object_set_new frees v on failure, and a NULL v fails. */

@@ -184,30 +184,16 @@ static int init_params(struct kw_req *r, uint32_t *shares, uint32_t *threshold)
 }
 
 /* Append s (a secret text we own) to arr, then wipe and free it. */
-static int append_secret(json_t *arr, char *s)
-{
-	int err = json_array_append_new(arr, json_string(s)) == 0 ? 0 : KW_ERR_NOMEM;
-
-	kw_wipe(s, strlen(s));
-	free(s);
-	return err;
-}
-
 static int shares_json(const struct kw_ipc_msg *reply, json_t *hex, json_t *b64)
 {
 	const struct kw_ipc_field *fl;
 	size_t pos = 0;
-	int err;
 
 	while ((fl = kw_ipc_next(reply, KW_T_UNSEAL_KEY, &pos)) != NULL) {
-		char *s;
-
-		if ((err = kw_hex_encode(fl->val, fl->len, &s)) != 0 ||
-		    (err = append_secret(hex, s)) != 0)
-			return err;
-		if ((err = kw_base64_encode(fl->val, fl->len, &s)) != 0 ||
-		    (err = append_secret(b64, s)) != 0)
-			return err;
+		/* json_array_append_new takes (and on failure frees) a NULL too. */
+		if (json_array_append_new(hex, kw_json_bytes(fl->val, fl->len, true)) != 0 ||
+		    json_array_append_new(b64, kw_json_bytes(fl->val, fl->len, false)) != 0)
+			return KW_ERR_NOMEM;
 	}
 	return json_array_size(hex) > 0 ? 0 : KW_ERR_INTERNAL;
 }

@@ -26,24 +26,9 @@ static const json_t *opt_src(const json_t *item, const json_t *top, const char *
 	return v != NULL && !json_is_null(v) ? item : top;
 }
 
-/* A JSON string from a text we own that may be secret: wiped after. */
-static json_t *json_secret(char *s)
-{
-	json_t *j = json_string(s);
-
-	kw_wipe(s, strlen(s));
-	free(s);
-	return j;
-}
-
 static int bytes_json(const uint8_t *p, size_t n, bool hex, json_t **out)
 {
-	char *s;
-	int err = hex ? kw_hex_encode(p, n, &s) : kw_base64_encode(p, n, &s);
-
-	if (err != 0)
-		return err;
-	*out = json_secret(s);
+	*out = kw_json_bytes(p, n, hex);
 	return *out ? 0 : KW_ERR_NOMEM;
 }
 

@@ -943,8 +943,8 @@ int keeper_answer_auth_login(struct kreq *r)
 	}
 	s = login_issue(r, mount, caller, &g, ttl, claims);
 	if (s == 0)
-		kw_info("req=%s: login to '%s' role '%s' as %s: token %s", r->req_id, mount, role,
-		        caller, r->id.accessor);
+		kw_info("req=%s: login to '%s' role '%s' as %s: accessor %s", r->req_id, mount,
+		        role, caller, r->id.accessor);
 out:
 	keeper_grant_cleanup(&g);
 	return s;
