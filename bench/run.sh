@@ -17,7 +17,7 @@
 #   KEYWARD_BIN        keywardd to run (default: $KEYWARD_BUILD_DIR/bin/keywardd)
 #   KEYWARD_BENCH      keyward-bench to run (default: $KEYWARD_BUILD_DIR/bin/keyward-bench)
 #   KEYWARD_BENCH_KEEP=1  keep the temporary directory (certificates, log)
-#   KEYWARD_BENCH_THREADS front request threads (default: the front's default)
+#   KEYWARD_BENCH_THREADS front keeper channels, limits.threads (default: 32)
 #   KEYWARD_BENCH_FORCED_AUDIT=false  reply before the audit entry is durable
 # shellcheck disable=SC2317 # functions run from traps
 set -eu

@@ -100,7 +100,7 @@ static void reap(pid_t pid, const char *who)
 
 int kw_proc_run(const struct kw_daemon_conf *c, void (*ready)(void *), void *arg)
 {
-	size_t n = kw_front_workers(&c->front);
+	size_t n = kw_front_channels(&c->front);
 	int *front_ends = calloc(n, sizeof(int)), *keeper_ends = calloc(n, sizeof(int));
 	pid_t keeper, front;
 	sigset_t set;

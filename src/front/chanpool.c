@@ -1,11 +1,11 @@
 /*
  * chanpool.c: the keeper channels, lent to requests one at a time.
  *
- * A stack under a mutex and a condition variable. There is one channel per
- * worker thread, so a borrower waits only if the daemon created fewer
- * channels than workers. Once any channel fails the pool is "failed":
- * waiters wake with KW_ERR_UNAVAILABLE instead of blocking the shutdown
- * (MHD_stop_daemon joins the workers).
+ * A stack under a mutex and a condition variable. A connection's thread
+ * borrows a channel for one request; when more requests are in flight than
+ * there are channels, the rest wait here. Once any channel fails the pool
+ * is "failed": waiters wake with KW_ERR_UNAVAILABLE instead of blocking the
+ * shutdown (MHD_stop_daemon joins the connection threads).
  */
 #include <stdlib.h>
 #include <string.h>

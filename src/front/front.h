@@ -13,9 +13,10 @@
  * operation, and the keeper decides. Malformed network input is always an
  * error reply with a stable code, never a crash or a keeper message.
  *
- * Threads: libmicrohttpd's thread pool; a worker borrows one keeper channel
- * per request from a pool (one channel per worker thread), so requests on
- * different threads never share a channel.
+ * Threads: a thread per connection (libmicrohttpd's); a request borrows one
+ * keeper channel from a pool for its length, so requests on different
+ * threads never share a channel, and the pool's size bounds how many
+ * requests the keeper works on at once.
  */
 #ifndef KW_FRONT_H
 #define KW_FRONT_H
@@ -87,14 +88,15 @@ struct kw_front_conf {
  */
 int kw_listener_address_port(const char *address, uint16_t *port) KW_MUST_CHECK;
 
-/* Total worker threads kw_front_run will start for c: the number of keeper
- * channels the daemon must create. */
-unsigned kw_front_workers(const struct kw_front_conf *c);
+/* The number of keeper channels the daemon must create for c: how many
+ * requests the keeper works on at once. */
+unsigned kw_front_channels(const struct kw_front_conf *c);
 
 /*
  * Start every listener and serve until SIGTERM/SIGINT, or until a keeper
  * channel fails (then it logs and returns KW_ERR_IPC so the daemon stops).
- * chans are connected stream sockets to the keeper, one per worker.
+ * chans are connected stream sockets to the keeper, kw_front_channels(c) of
+ * them.
  * Returns 0 after a clean stop.
  */
 int kw_front_run(const struct kw_front_conf *c, const int *chans, size_t nchans) KW_MUST_CHECK;

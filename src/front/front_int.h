@@ -4,7 +4,7 @@
  * JSON field extraction, the error -> HTTP status table, the body limit,
  * request ids).
  *
- * A request is one struct kw_req, built by http.c on an MHD worker thread,
+ * A request is one struct kw_req, built by http.c on its connection's thread,
  * routed by route.c to a handler (sys.c, keys.c, transit.c, token.c, audit.c) that
  * turns JSON into one or more keeper IPC calls (request.c) and the replies
  * into JSON (reply.c). A handler returns 0 with a response, or a negative

@@ -1,22 +1,25 @@
 /*
  * http.c: the front's server — listener addresses and sockets, the
- * acceptor and its worker daemons, body accumulation, and kw_front_run's
+ * acceptor and its connection daemons, body accumulation, and kw_front_run's
  * wait for a stop.
  *
  * Per listener: one acceptor thread accepts every connection and hands it
- * to the worker with the fewest open connections; each worker is a
- * single-threaded libmicrohttpd daemon with epoll (and TLS when configured).
- * Why not libmicrohttpd's own thread pool: its threads race to accept, and
- * the same thread often wins every race, so a burst of connections can all
- * land on one thread, which then serves them one keeper round trip at a time
- * while the others idle (the bench saw 16 connections run at a third of the
- * rate, one run in three). Handing out connections ourselves keeps the
- * workers even.
+ * to a libmicrohttpd daemon that gives each connection a thread of its own
+ * (TLS when configured). The connection's thread reads a request, borrows a
+ * keeper channel, waits for the keeper's answer (a group commit of the audit
+ * log among other things) and writes the reply: a request costs two thread
+ * wake-ups in this process and no more. An earlier design parsed on a few
+ * epoll workers and queued requests to a pool of request threads; its four
+ * hand-overs per request (queue, suspend, resume, the worker's wake-up) were
+ * a third of the CPU a sign cost, and thread wake-ups are dear in a VM. The
+ * number of threads is bounded by the listener's connection limit, and an
+ * idle connection is closed after the connection timeout.
  *
  * Stopping: SIGTERM/SIGINT are blocked before any MHD thread starts (so
- * workers inherit the mask) and read through a signalfd; a worker whose
- * keeper channel broke writes an eventfd. The main thread polls both and
- * then stops the daemons, which joins the workers.
+ * connection threads inherit the mask) and read through a signalfd; a thread
+ * whose keeper channel broke writes an eventfd. The main thread polls both
+ * and then stops the daemons, which lets requests in flight finish and joins
+ * the connection threads.
  *
  * Plain HTTP is refused on anything but loopback and unix sockets: tokens
  * and plaintexts cross this socket.
@@ -43,7 +46,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdatomic.h>
 #include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -65,12 +67,6 @@
 #define KW_SOCKET_MODE             0660
 #define KW_REQUEST_THREADS_DEFAULT 32
 
-/* One worker daemon and how many connections it holds now. */
-struct kw_worker {
-	struct MHD_Daemon *daemon;
-	atomic_int conns;
-};
-
 struct kw_listener {
 	struct kw_front *front;
 	const char *address; /* the config text, for messages */
@@ -79,8 +75,7 @@ struct kw_listener {
 	int wake_fd; /* eventfd: stop the acceptor */
 	pthread_t acceptor;
 	bool acceptor_running;
-	struct kw_worker *workers;
-	unsigned nworkers;
+	struct MHD_Daemon *daemon; /* a thread per connection */
 	uint32_t port;
 	char *cert; /* PEM, NUL-terminated; MHD reads them at start */
 	char *key;  /* secret: kw_secure_alloc'd */
@@ -97,40 +92,17 @@ struct kw_listener {
 /* One request, from its first callback to completion. */
 struct conn_state {
 	struct kw_body body;
-	struct conn_state *next; /* in the request queue */
-	struct MHD_Connection *conn;
 	struct kw_req req;
 	struct kw_resp resp;
 	char *path;
-	enum { REQ_READING, REQ_QUEUED, REQ_ANSWERED } phase;
-};
-
-/*
- * Requests that need the keeper run on request threads, not on the
- * libmicrohttpd workers: the worker suspends the connection and goes on
- * serving its other connections; a request thread borrows a keeper
- * channel, runs the handler (which may wait on the keeper, for a group
- * commit of the audit log among other things) and resumes the connection.
- * So the keeper sees as many requests at once as there are request
- * threads, and one slow request never stalls a worker's other connections.
- */
-struct kw_requests {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct conn_state *head, *tail;
-	bool stop;
-	pthread_t *threads;
-	unsigned nthreads;
 };
 
 struct kw_front {
 	const struct kw_front_conf *conf;
 	struct kw_listener l[KW_LISTENERS_MAX];
 	size_t body_max;
-	unsigned workers; /* libmicrohttpd workers per listener */
-	struct kw_chanpool pool;
-	struct kw_requests rq;
-	int stop_fd; /* eventfd written by kw_front_fatal */
+	struct kw_chanpool pool; /* the keeper channels */
+	int stop_fd;             /* eventfd written by kw_front_fatal */
 };
 
 void kw_front_fatal(struct kw_front *front)
@@ -422,7 +394,7 @@ static void state_release(struct conn_state *st)
 
 /*
  * The chain the client sent, leaf first, pointing into its GnuTLS session
- * (which outlives the request: a suspended connection is never closed).
+ * (which outlives the request: the request runs on the connection's thread).
  * KW_ERR_TOO_LARGE past KW_AUTH_CERT_CHAIN_MAX certificates.
  */
 static int peer_chain(struct MHD_Connection *c, struct kw_peer_chain *out)
@@ -494,8 +466,8 @@ static int client_cert_check(struct kw_listener *l, struct MHD_Connection *c, st
 	return 0;
 }
 
-/* On the worker: what needs no keeper. 0 = queue it for a request thread;
- * otherwise the refusal was queued and *ret says how that went. */
+/* What needs no keeper. 0 = go on to the handler; otherwise the refusal
+ * was queued and *ret says how that went. */
 static int prepare(struct kw_listener *l, struct MHD_Connection *c, const char *url,
                    const char *method, struct conn_state *st, enum MHD_Result *ret)
 {
@@ -535,98 +507,16 @@ static int prepare(struct kw_listener *l, struct MHD_Connection *c, const char *
 	return 0;
 }
 
-/* On a request thread: the handler, then hand the connection back. The
- * connection is suspended, so its headers and arguments stay put. */
-static void run(struct conn_state *st)
+/* The handler, on the connection's own thread, and its reply queued. */
+static enum MHD_Result run(struct MHD_Connection *c, struct conn_state *st)
 {
+	enum MHD_Result ret;
+
 	kw_dispatch(&st->req, &st->body, &st->resp);
 	/* The route's pattern, never the path: a path is client text and
 	 * could carry a secret (a token pasted into a URL). */
 	kw_debug("%s -> %u (request %s)", st->req.route ? st->req.route->pattern : "(no route)",
 	         st->resp.status, st->req.id);
-	st->phase = REQ_ANSWERED;
-	MHD_resume_connection(st->conn);
-}
-
-static void *request_thread(void *arg)
-{
-	struct kw_requests *q = arg;
-
-	pthread_mutex_lock(&q->mu);
-	for (;;) {
-		struct conn_state *st;
-
-		while (q->head == NULL && !q->stop)
-			pthread_cond_wait(&q->cv, &q->mu);
-		if ((st = q->head) == NULL)
-			break; /* stopping, and nothing left to answer */
-		q->head = st->next;
-		if (q->head == NULL)
-			q->tail = NULL;
-		pthread_mutex_unlock(&q->mu);
-		run(st);
-		pthread_mutex_lock(&q->mu);
-	}
-	pthread_mutex_unlock(&q->mu);
-	return NULL;
-}
-
-static void requests_push(struct kw_requests *q, struct conn_state *st)
-{
-	pthread_mutex_lock(&q->mu);
-	if (q->stop) {
-		/* Shutting down: answer at once, so that no connection is left
-		 * suspended when the workers stop. */
-		pthread_mutex_unlock(&q->mu);
-		st->resp.status = 503;
-		st->resp.json =
-		    kw_error_json("keyward is stopping", kw_err_code(KW_ERR_UNAVAILABLE));
-		st->phase = REQ_ANSWERED;
-		MHD_resume_connection(st->conn);
-		return;
-	}
-	st->next = NULL;
-	if (q->tail != NULL)
-		q->tail->next = st;
-	else
-		q->head = st;
-	q->tail = st;
-	pthread_cond_signal(&q->cv);
-	pthread_mutex_unlock(&q->mu);
-}
-
-static int requests_start(struct kw_requests *q, unsigned n)
-{
-	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
-	if ((q->threads = calloc(n, sizeof(*q->threads))) == NULL)
-		return KW_ERR_NOMEM;
-	for (; q->nthreads < n; q->nthreads++)
-		if (pthread_create(&q->threads[q->nthreads], NULL, request_thread, q) != 0)
-			return KW_ERR_INTERNAL;
-	return 0;
-}
-
-/* Answer everything queued, then stop the threads. */
-static void requests_stop(struct kw_requests *q)
-{
-	if (q->threads == NULL)
-		return;
-	pthread_mutex_lock(&q->mu);
-	q->stop = true;
-	pthread_cond_broadcast(&q->cv);
-	pthread_mutex_unlock(&q->mu);
-	for (unsigned i = 0; i < q->nthreads; i++)
-		pthread_join(q->threads[i], NULL);
-	free(q->threads);
-	q->threads = NULL;
-}
-
-/* Back on the worker after the request thread resumed us. */
-static enum MHD_Result answer(struct MHD_Connection *c, struct conn_state *st)
-{
-	enum MHD_Result ret;
-
 	ret = st->resp.json || st->resp.status == 204 ? queue(c, &st->resp)
 	                                              : queue_static(c, 500, nomem_body);
 	state_release(st);
@@ -687,19 +577,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		*upload_size = 0;
 		return err == 0 || err == KW_ERR_TOO_LARGE ? MHD_YES : MHD_NO;
 	}
-	if (st->phase == REQ_ANSWERED)
-		return answer(c, st);
-	if (st->phase == REQ_QUEUED)
-		return MHD_YES; /* not ours to answer yet */
 	if (prepare(l, c, url, method, st, &ret) != 0) {
 		state_release(st);
 		return ret;
 	}
-	st->conn = c;
-	st->phase = REQ_QUEUED;
-	MHD_suspend_connection(c);
-	requests_push(&l->front->rq, st);
-	return MHD_YES;
+	return run(c, st);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -709,8 +591,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (st == NULL)
 		return;
-	if (st->phase != REQ_READING)
-		state_release(st);
 	kw_body_cleanup(&st->body);
 	free(st);
 	*con_cls = NULL;
@@ -965,26 +845,6 @@ static int listener_check(struct kw_listener *l, const struct kw_listener_conf *
 	return listener_identity_check(l, lc);
 }
 
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
-{
-	struct kw_worker *w = cls;
-
-	/* The acceptor counted the connection in; MHD counts it out. */
-	if (code == MHD_CONNECTION_NOTIFY_CLOSED)
-		atomic_fetch_sub(&w->conns, 1);
-}
-
-static struct kw_worker *least_loaded(struct kw_listener *l)
-{
-	struct kw_worker *best = &l->workers[0];
-
-	for (unsigned i = 1; i < l->nworkers; i++)
-		if (atomic_load(&l->workers[i].conns) < atomic_load(&best->conns))
-			best = &l->workers[i];
-	return best;
-}
-
 /* The source address of an accepted connection, as remote_text writes it. */
 static void source_text(const struct sockaddr_storage *ss, char out[KW_REMOTE_BYTES])
 {
@@ -1029,7 +889,6 @@ static void accept_one(struct kw_listener *l)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	struct kw_worker *w;
 	int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0) {
@@ -1044,11 +903,8 @@ static void accept_one(struct kw_listener *l)
 		close(fd);
 		return;
 	}
-	w = least_loaded(l);
-	atomic_fetch_add(&w->conns, 1);
 	/* On failure (connection limit) MHD closes fd itself. */
-	if (MHD_add_connection(w->daemon, fd, (struct sockaddr *)&ss, sl) != MHD_YES)
-		atomic_fetch_sub(&w->conns, 1);
+	MHD_add_connection(l->daemon, fd, (struct sockaddr *)&ss, sl);
 }
 
 static void *acceptor_run(void *arg)
@@ -1072,22 +928,18 @@ static void *acceptor_run(void *arg)
 	return NULL;
 }
 
-static struct MHD_Daemon *worker_start(struct kw_front *f, struct kw_listener *l,
-                                       struct kw_worker *w)
+static struct MHD_Daemon *daemon_start(struct kw_front *f, struct kw_listener *l)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-	                 MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
+	/* poll, not select: a connection's descriptor may be above FD_SETSIZE. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	                 MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	unsigned limit = f->conf->connection_limit;
 	struct MHD_OptionItem opts[6];
 	size_t no = 0;
 
-	flags |=
-	    MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
-	/* The listener's limit, shared evenly among its workers. */
 	if (limit > 0)
-		opts[no++] = (struct MHD_OptionItem){
-		    MHD_OPTION_CONNECTION_LIMIT, (intptr_t)((limit + f->workers - 1) / f->workers),
-		    NULL};
+		opts[no++] =
+		    (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)limit, NULL};
 	if (l->cert != NULL) {
 		flags |= MHD_USE_TLS;
 		opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, l->cert};
@@ -1105,9 +957,8 @@ static struct MHD_Daemon *worker_start(struct kw_front *f, struct kw_listener *l
 	    flags, 0, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
 	    MHD_OPTION_CONNECTION_TIMEOUT,
 	    f->conf->connection_timeout ? f->conf->connection_timeout : KW_TIMEOUT_DEFAULT,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
-	    on_connection, w, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_ARRAY, opts,
-	    MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+	    NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
 static int listener_start(struct kw_front *f, struct kw_listener *l,
@@ -1119,17 +970,9 @@ static int listener_start(struct kw_front *f, struct kw_listener *l,
 	l->address = lc->address;
 	if ((err = listener_check(l, lc)) != 0)
 		return err;
-	l->workers = calloc(f->workers, sizeof(*l->workers));
-	if (l->workers == NULL)
-		return KW_ERR_NOMEM;
-	for (; l->nworkers < f->workers; l->nworkers++) {
-		struct kw_worker *w = &l->workers[l->nworkers];
-
-		atomic_init(&w->conns, 0);
-		if ((w->daemon = worker_start(f, l, w)) == NULL) {
-			kw_error("listener %s: libmicrohttpd would not start", l->address);
-			return KW_ERR_INTERNAL;
-		}
+	if ((l->daemon = daemon_start(f, l)) == NULL) {
+		kw_error("listener %s: libmicrohttpd would not start", l->address);
+		return KW_ERR_INTERNAL;
 	}
 	if ((err = listen_socket(l, &l->fd)) != 0)
 		return err;
@@ -1140,12 +983,11 @@ static int listener_start(struct kw_front *f, struct kw_listener *l,
 		return KW_ERR_INTERNAL;
 	}
 	l->acceptor_running = true;
-	kw_info("listening on %s, port %u (%s%s, %u workers)", l->address, l->port,
+	kw_info("listening on %s, port %u (%s%s)", l->address, l->port,
 	        l->cert ? "TLS" : "plain HTTP",
 	        l->client_auth == KW_CLIENT_AUTH_REQUIRE   ? ", client certificate required"
 	        : l->client_auth == KW_CLIENT_AUTH_REQUEST ? ", client certificates requested"
-	                                                   : "",
-	        l->nworkers);
+	                                                   : "");
 	if (l->identity != NULL)
 		kw_info("listener %s: network identity net:%s, %zu allowed source ranges; other "
 		        "sources are refused before TLS",
@@ -1173,12 +1015,10 @@ static void listener_stop_accepting(struct kw_listener *l)
 static void listener_stop(struct kw_listener *l)
 {
 	listener_stop_accepting(l);
-	/* Stopping a worker finishes its open requests and closes them. */
-	for (unsigned i = 0; i < l->nworkers; i++)
-		MHD_stop_daemon(l->workers[i].daemon);
-	free(l->workers);
-	l->workers = NULL;
-	l->nworkers = 0;
+	/* Requests in flight finish; then every connection closes. */
+	if (l->daemon != NULL)
+		MHD_stop_daemon(l->daemon);
+	l->daemon = NULL;
 	if (l->unlink_on_stop)
 		unlink(l->addr.path);
 	free(l->cert);
@@ -1195,18 +1035,10 @@ static void listener_stop(struct kw_listener *l)
 
 /* ---- run ---- */
 
-/* Workers never wait on the keeper: one per CPU is enough. */
-static unsigned workers_per_listener(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n < 2 ? 2 : (unsigned)n;
-}
-
-/* Request threads: how many requests the keeper may work on at once. With
+/* Keeper channels: how many requests the keeper may work on at once. With
  * forced audit most of a request's time is its wait for a group commit,
  * and the more requests share one fdatasync the cheaper each is. */
-unsigned kw_front_workers(const struct kw_front_conf *c)
+unsigned kw_front_channels(const struct kw_front_conf *c)
 {
 	return c->threads > 0 ? c->threads : KW_REQUEST_THREADS_DEFAULT;
 }
@@ -1225,9 +1057,9 @@ static int conf_check(const struct kw_front_conf *c, size_t nchans)
 		kw_error("no keeper channels");
 		return KW_ERR_CONFIG;
 	}
-	if (nchans < kw_front_workers(c))
-		kw_warn("%zu keeper channels for %u request threads; requests will wait", nchans,
-		        kw_front_workers(c));
+	if (nchans < kw_front_channels(c))
+		kw_warn("%zu keeper channels where %u were asked for; requests will wait", nchans,
+		        kw_front_channels(c));
 	return 0;
 }
 
@@ -1265,10 +1097,7 @@ static int front_open(struct kw_front *f, const struct kw_front_conf *c, const i
 	for (size_t i = 0; i < KW_LISTENERS_MAX; i++)
 		f->l[i].fd = f->l[i].wake_fd = -1;
 	f->body_max = c->max_body_bytes ? c->max_body_bytes : KW_BODY_MAX_DEFAULT;
-	f->workers = workers_per_listener();
 	if ((err = kw_chanpool_init(&f->pool, chans, nchans)) != 0)
-		return err;
-	if ((err = requests_start(&f->rq, (unsigned)nchans)) != 0)
 		return err;
 	f->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return f->stop_fd < 0 ? KW_ERR_IO : 0;
@@ -1276,10 +1105,9 @@ static int front_open(struct kw_front *f, const struct kw_front_conf *c, const i
 
 static void front_close(struct kw_front *f)
 {
-	/* No new connections, then no new requests, then the workers. */
+	/* No new connections, then the requests in flight finish. */
 	for (size_t i = 0; i < KW_LISTENERS_MAX; i++)
 		listener_stop_accepting(&f->l[i]);
-	requests_stop(&f->rq);
 	for (size_t i = 0; i < KW_LISTENERS_MAX; i++)
 		listener_stop(&f->l[i]);
 	kw_chanpool_cleanup(&f->pool);
