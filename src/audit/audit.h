@@ -262,6 +262,18 @@ int kw_audit_log_sync(struct kw_audit_log *l) KW_MUST_CHECK;
 int kw_audit_log_commit(struct kw_audit_log *l, const struct kw_audit_entry *e,
                         uint64_t *index) KW_MUST_CHECK;
 
+/*
+ * The same without waiting: append e and return; fn(ctx, rc) is called once
+ * the entry is durable (rc 0) or can no longer become so (the log's error).
+ * fn runs on the log's syncer thread, never inside this call, without the
+ * log's lock; it must not wait on the log. On an error return (the append
+ * failed) fn is never called. kw_audit_log_close answers every call still
+ * owed before it returns.
+ */
+typedef void kw_audit_done_fn(void *ctx, int rc);
+int kw_audit_log_commit_async(struct kw_audit_log *l, const struct kw_audit_entry *e,
+                              uint64_t *index, kw_audit_done_fn *fn, void *ctx) KW_MUST_CHECK;
+
 struct kw_audit_head {
 	uint64_t size;    /* entries written */
 	uint64_t durable; /* entries covered by a finished fdatasync */

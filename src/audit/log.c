@@ -66,12 +66,23 @@ struct kw_audit_log {
 	bool syncer_running, syncer_idle, syncer_stop;
 	pthread_cond_t work_cv; /* the syncer waits here for work */
 	int failed;             /* sticky KW_ERR_IO; see round_word */
+	/* kw_audit_log_commit_async's callers, in index order: the syncer
+	 * calls them once their entry is durable. */
+	struct audit_done *done_head, *done_tail;
 	struct kw_buf scratch;
 	uint64_t syncs;
 	enum audit_fault fault;
 	unsigned fault_after;
 	void (*sync_hook)(void *ctx);
 	void *sync_hook_ctx;
+};
+
+/* A commit whose caller did not wait: call fn(ctx, rc) at durability. */
+struct audit_done {
+	struct audit_done *next;
+	uint64_t target; /* durable >= target: done */
+	kw_audit_done_fn *fn;
+	void *ctx;
 };
 
 /* ---- small helpers ---- */
@@ -120,6 +131,10 @@ static void round_wake(struct kw_audit_log *l, unsigned which)
 		              0);
 	}
 	pthread_cond_broadcast(&l->cv);
+	/* Asynchronous commits are answered by the syncer, also when a
+	 * rotation (not a round) made them durable or the log failed. */
+	if (l->done_head != NULL)
+		pthread_cond_signal(&l->work_cv);
 }
 
 /* Under mu: entries [0, upto) are on disk. */
@@ -809,25 +824,72 @@ int kw_audit_log_append(struct kw_audit_log *l, const struct kw_audit_entry *e, 
  * callers, and they wait without mu: a condition variable would make every
  * woken caller queue for mu again, a convoy that showed in profiles as the
  * commit path's largest cost after the sync itself.
+ *
+ * Callers that did not wait (kw_audit_log_commit_async) are answered by the
+ * syncer itself after the round, before the next one starts: no thread
+ * wakes up just to pass the news on, and the next round gathers whatever
+ * arrived meanwhile.
  */
+
+/* Under mu: detach the asynchronous commits that are finished, durable or
+ * (once the log failed) never to be. */
+static struct audit_done *done_take(struct kw_audit_log *l)
+{
+	struct audit_done *first = l->done_head, **end = &l->done_head;
+
+	while (*end != NULL && (l->failed || (*end)->target <= l->durable))
+		end = &(*end)->next;
+	if (end == &l->done_head)
+		return NULL;
+	l->done_head = *end;
+	if (l->done_head == NULL)
+		l->done_tail = NULL;
+	*end = NULL;
+	return first;
+}
+
+/* Without mu: answer them, and free the list. */
+static void done_run(struct audit_done *d, int rc)
+{
+	while (d != NULL) {
+		struct audit_done *next = d->next;
+
+		d->fn(d->ctx, rc);
+		free(d);
+		d = next;
+	}
+}
+
 static void *syncer_main(void *arg)
 {
 	struct kw_audit_log *l = arg;
+	struct audit_done *done;
+	int rc;
 
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
 		void (*hook)(void *ctx);
 		void *hook_ctx;
 		uint64_t upto, gen;
-		int fd, rc;
+		int fd;
 
-		while (!l->syncer_stop && !l->failed && l->wanted <= l->durable) {
+		while ((done = done_take(l)) != NULL) {
+			rc = l->failed;
+			pthread_mutex_unlock(&l->mu);
+			done_run(done, rc);
+			pthread_mutex_lock(&l->mu);
+		}
+		while (!l->syncer_stop && !l->failed && l->wanted <= l->durable &&
+		       l->done_head == NULL) {
 			l->syncer_idle = true;
 			pthread_cond_wait(&l->work_cv, &l->mu);
 			l->syncer_idle = false;
 		}
-		if (l->syncer_stop || l->failed)
+		/* Stopping: a last round for anyone still owed an answer. */
+		if (l->failed || (l->syncer_stop && l->wanted <= l->durable))
 			break;
+		if (l->wanted <= l->durable)
+			continue; /* only answers to give */
 		l->syncing = true;
 		gen = ++l->sync_gen;
 		upto = l->sync_upto = l->size;
@@ -848,7 +910,10 @@ static void *syncer_main(void *arg)
 		durable_set(l, upto);
 		round_wake(l, 1u << (gen % 2));
 	}
+	done = done_take(l);
+	rc = l->failed;
 	pthread_mutex_unlock(&l->mu);
+	done_run(done, rc);
 	return NULL;
 }
 
@@ -925,6 +990,36 @@ int kw_audit_log_commit(struct kw_audit_log *l, const struct kw_audit_entry *e, 
 	return rc;
 }
 
+int kw_audit_log_commit_async(struct kw_audit_log *l, const struct kw_audit_entry *e,
+                              uint64_t *index, kw_audit_done_fn *fn, void *ctx)
+{
+	struct audit_done *d = malloc(sizeof(*d));
+	uint64_t i;
+	int rc, word;
+
+	if (d == NULL)
+		return KW_ERR_NOMEM;
+	pthread_mutex_lock(&l->mu);
+	rc = append_locked(l, e, &i);
+	/* Just appended, so not yet durable: word is always set. */
+	if (rc == 0)
+		rc = sync_request(l, i + 1, &word);
+	if (rc == 0) {
+		*d = (struct audit_done){NULL, i + 1, fn, ctx};
+		if (l->done_tail != NULL)
+			l->done_tail->next = d;
+		else
+			l->done_head = d;
+		l->done_tail = d;
+		d = NULL;
+		if (index)
+			*index = i;
+	}
+	pthread_mutex_unlock(&l->mu);
+	free(d);
+	return rc;
+}
+
 int kw_audit_log_close(struct kw_audit_log *l)
 {
 	int fds[5];
@@ -940,6 +1035,16 @@ int kw_audit_log_close(struct kw_audit_log *l)
 		pthread_join(l->syncer, NULL);
 	}
 	pthread_mutex_lock(&l->mu);
+	/* The syncer answered everyone before it stopped; if it never ran,
+	 * nobody can be owed an answer. Belt and braces all the same. */
+	if (l->done_head != NULL) {
+		struct audit_done *left = l->done_head;
+
+		l->done_head = l->done_tail = NULL;
+		pthread_mutex_unlock(&l->mu);
+		done_run(left, KW_ERR_UNAVAILABLE);
+		pthread_mutex_lock(&l->mu);
+	}
 	while (l->syncing)
 		pthread_cond_wait(&l->cv, &l->mu);
 	if (l->failed == KW_ERR_IO)

@@ -5,7 +5,8 @@
  * Every request that reaches the keeper is logged, allowed or denied, except
  * SEAL_STATUS (a status probe: health checks would otherwise fill the log).
  * With forced audit (the default) the reply is sent only once its entry is
- * durable; concurrent requests share one fdatasync (kw_audit_log_commit). If
+ * durable; concurrent requests share one fdatasync, and the log's syncer
+ * sends the replies itself (kw_audit_log_commit_async, keeper_call_answer). If
  * the log cannot be written every request but seal is refused with
  * UNAVAILABLE before it runs: keyward does not work unlogged.
  *
@@ -305,15 +306,22 @@ int keeper_audit_record(struct kreq *r, int status)
 	                                               KW_ARRAY_LEN(output_tags), e.output_sha256);
 	e.request_id = r->req_id;
 	e.time_us = kw_now_us(); /* stamped here so the sink line says the same */
-	if (r->k->conf->audit_unforced)
+	if (r->k->conf->audit_unforced) {
 		s = kw_audit_log_append(r->k->audit, &e, &e.index);
-	else
-		s = kw_audit_log_commit(r->k->audit, &e, &e.index);
+	} else {
+		/* The log may answer before this returns: hold the call. */
+		__atomic_store_n(&r->call->refs, 2, __ATOMIC_RELAXED);
+		s = kw_audit_log_commit_async(r->k->audit, &e, &e.index, keeper_call_answer,
+		                              r->call);
+		r->deferred = s == 0;
+	}
 	if (s != 0) {
 		kw_error("req=%s: the audit entry could not be written: %s", r->req_id,
 		         kw_err_str(s));
 		return s;
 	}
+	/* With a deferred commit, the line may go out before the entry is
+	 * durable: the sink is a copy for SIEMs, the log is the record. */
 	if (r->k->sink != NULL)
 		keeper_sink_write(r->k->sink, &e);
 	return 0;

@@ -139,17 +139,48 @@ static const struct keeper_handler *handler_find(uint16_t type)
 	return NULL;
 }
 
-int keeper_dispatch(struct keeper *k, const struct kw_ipc_msg *msg, struct kw_ipc_msg *reply)
+#define WITHHELD "the audit log cannot be written; the result was withheld"
+
+/* A deferred call's holder lets go; the last one sends the reply, or the
+ * refusal if the entry did not become durable. */
+static void call_release(struct keeper_call *c)
 {
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	if (c->audit_rc != 0) {
+		struct kreq r = {.k = c->k, .msg = &c->msg, .reply = &c->reply};
+
+		kw_error("req=%s: the audit entry did not become durable: %s",
+		         kw_ipc_str_or(&c->msg, KW_T_REQ_ID, "-"), kw_err_str(c->audit_rc));
+		kreq_fail(&r, KW_ERR_UNAVAILABLE, WITHHELD);
+	}
+	keeper_call_send(c);
+}
+
+void keeper_call_answer(void *call, int rc)
+{
+	struct keeper_call *c = call;
+
+	c->audit_rc = rc; /* published by the release below */
+	call_release(c);
+}
+
+bool keeper_dispatch(struct keeper_call *c)
+{
+	struct keeper *k = c->k;
+	const struct kw_ipc_msg *msg = &c->msg;
+	struct kw_ipc_msg *reply = &c->reply;
 	const struct keeper_handler *h = handler_find(msg->type);
-	struct kreq r = {.k = k, .msg = msg, .reply = reply};
+	struct kreq r = {.k = k, .msg = msg, .reply = reply, .call = c};
 	int status;
 
 	kw_ipc_reply_init(reply, msg, 0);
 	r.req_id = kw_ipc_str_or(msg, KW_T_REQ_ID, "-");
 	r.name = kw_ipc_str_or(msg, KW_T_NAME, NULL);
-	if (h == NULL)
-		return kreq_fail(&r, KW_ERR_UNSUPPORTED, "operation not handled by the keeper");
+	if (h == NULL) {
+		kreq_fail(&r, KW_ERR_UNSUPPORTED, "operation not handled by the keeper");
+		goto done;
+	}
 	if (h->path != NULL)
 		snprintf(r.path, sizeof(r.path), "%s", h->path);
 	/* Forced audit: nothing runs unlogged. Seal stays possible, and so
@@ -177,12 +208,14 @@ out:
 	kw_debug("req=%s op=%s key=%s result=%s", r.req_id, kw_msg_name(msg->type),
 	         r.name ? r.name : "-", kw_err_code(status));
 	/* After the lock: a group commit's fdatasync must not hold up
-	 * writers. The caller sends the reply only after this returns. */
+	 * writers. With forced audit the log may take the call and send the
+	 * reply itself once the entry is durable. */
 	if (msg->type != KW_MSG_SEAL_STATUS && keeper_audit_record(&r, status) != 0 &&
 	    !k->conf->audit_unforced)
-		status = kreq_fail(&r, KW_ERR_UNAVAILABLE,
-		                   "the audit log cannot be written; the result was withheld");
+		kreq_fail(&r, KW_ERR_UNAVAILABLE, WITHHELD);
 done:
 	keeper_identity_cleanup(&r.id);
-	return status;
+	if (r.deferred)
+		call_release(c);
+	return r.deferred;
 }

@@ -16,36 +16,45 @@ struct chan_ctx {
 	size_t index;
 };
 
+void keeper_call_send(struct keeper_call *c)
+{
+	/* A failed send means the front is gone; the channel's thread sees
+	 * its read fail and ends. */
+	if (kw_ipc_send(c->fd, &c->reply) != 0)
+		kw_warn("channel %zu: cannot send a reply; the front is gone?", c->chan);
+	kw_ipc_msg_cleanup(&c->msg);
+	kw_ipc_msg_cleanup(&c->reply);
+	free(c);
+}
+
+/*
+ * One request at a time: the front sends the next only after the reply, so
+ * a deferred reply (forced audit, sent by the audit log's syncer) leaves
+ * this thread free to wait for that next request.
+ */
 static void *chan_loop(void *arg)
 {
 	struct chan_ctx *c = arg;
 
 	for (;;) {
-		struct kw_ipc_msg *msg = malloc(sizeof(*msg));
-		struct kw_ipc_msg *reply = malloc(sizeof(*reply));
+		struct keeper_call *call = calloc(1, sizeof(*call));
 		int r;
 
-		if (msg == NULL || reply == NULL)
+		if (call == NULL)
 			kw_fatal("out of memory on channel %zu", c->index);
-		r = kw_ipc_recv(c->fd, msg);
+		*call = (struct keeper_call){.k = c->k, .fd = c->fd, .chan = c->index};
+		r = kw_ipc_recv(c->fd, &call->msg);
 		if (r == KW_ERR_IO) {
-			free(msg);
-			free(reply);
+			free(call);
 			break;
 		}
 		/* Inside the boundary a malformed frame means the front is not
 		 * what it should be: stop rather than guess. */
-		if (r != 0 || (msg->flags & KW_IPC_F_REPLY))
+		if (r != 0 || (call->msg.flags & KW_IPC_F_REPLY))
 			kw_fatal("channel %zu: malformed message from the front; stopping",
 			         c->index);
-		keeper_dispatch(c->k, msg, reply);
-		r = kw_ipc_send(c->fd, reply);
-		kw_ipc_msg_cleanup(msg);
-		kw_ipc_msg_cleanup(reply);
-		free(msg);
-		free(reply);
-		if (r != 0)
-			break;
+		if (!keeper_dispatch(call))
+			keeper_call_send(call);
 	}
 	return NULL;
 }

@@ -130,10 +130,29 @@ struct keeper {
 };
 
 /* A request being answered: the message, its reply, who asked. */
+/*
+ * One request read from a channel, and its reply. Whoever sends the reply
+ * frees it: the channel's thread, or with forced audit the audit log's
+ * syncer once the request's entry is durable (keeper_call_answer), so that a
+ * channel thread never sleeps waiting for the disk. A deferred call has two
+ * holders, the dispatching thread (until it is done with msg and reply) and
+ * the log (until the entry is durable); the last to let go sends.
+ */
+struct keeper_call {
+	struct keeper *k;
+	int fd;
+	size_t chan;
+	struct kw_ipc_msg msg, reply;
+	int refs;     /* atomic; 2 once deferred */
+	int audit_rc; /* the log's answer, set before its reference goes */
+};
+
 struct kreq {
 	struct keeper *k;
 	const struct kw_ipc_msg *msg;
 	struct kw_ipc_msg *reply;
+	struct keeper_call *call; /* the audit log may take it (deferred) */
+	bool deferred;            /* it did: the reply is not ours to send */
 	const char *req_id;
 	const char *name; /* NAME field or NULL */
 	struct keeper_identity id;
@@ -146,8 +165,16 @@ struct kreq {
 	const char *audit_result_code; /* NULL = the status's code */
 };
 
-/* dispatch.c */
-int keeper_dispatch(struct keeper *k, const struct kw_ipc_msg *msg, struct kw_ipc_msg *reply);
+/* keeper.c: send c's reply on its channel and free c. */
+void keeper_call_send(struct keeper_call *c);
+
+/* dispatch.c: answer c->msg into c->reply. True when the reply was deferred
+ * (forced audit): c belongs to the audit log, which sends it once the entry
+ * is durable; false: the caller sends it. */
+bool keeper_dispatch(struct keeper_call *c);
+/* The audit log's answer for a deferred call: rc 0 lets the reply go as it
+ * is, an error withholds the result (UNAVAILABLE). Drops the log's hold. */
+void keeper_call_answer(void *call, int rc);
 /* Fail with a reason: sets the reply's status and detail, returns status. */
 int kreq_fail(struct kreq *r, int status, const char *fmt, ...) KW_PRINTF(3, 4);
 int kreq_need_name(struct kreq *r);
@@ -216,6 +243,9 @@ int keeper_audit_unsealed(struct keeper *k) KW_MUST_CHECK; /* write lock */
 void keeper_audit_sealing(struct keeper *k);               /* write lock */
 void keeper_audit_checkpoint(struct keeper *k);            /* read or write lock */
 bool keeper_audit_broken(struct keeper *k);
+/* Append r's entry. With forced audit it is committed asynchronously:
+ * r->deferred then says the log holds r->call and will let its reply go
+ * once the entry is durable. */
 int keeper_audit_record(struct kreq *r, int status);
 int keeper_answer_audit_checkpoint(struct kreq *r);
 int keeper_answer_audit_entries(struct kreq *r);

@@ -8,7 +8,10 @@ answer /v1/sys/health and still sign.
 
 import base64
 import os
+import socket
+import ssl
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -196,6 +199,75 @@ class DefaultLimitTest(BadInputBase):
         r = self.post("/v1/transit/encrypt/bad-aes", body)
         self.assertEqual(r.status, 200, r)
         self.assert_still_serving()
+
+
+class StalledClientsTest(BadInputBase):
+    """Each connection has a thread in the front: clients that connect and
+    stall must not hold up the others, the connection limit must hold, and
+    the connection timeout must free their places."""
+
+    LIMIT = 6
+    limits = {"connection_limit": LIMIT, "connection_timeout": 2}
+
+    def tls_socket(self):
+        ctx = ssl.create_default_context(cafile=self.d.ca)
+        raw = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+        return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def stall(self):
+        """A TLS connection that sends half a request and stops."""
+        s = self.tls_socket()
+        s.sendall(b"POST /v1/transit/sign/bad-ec HTTP/1.1\r\nHost: keyward\r\n")
+        return s
+
+    def retry(self, fn):
+        """fn(), again for up to 5 s while the server still counts closed
+        connections (their threads are ending)."""
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                return fn()
+            except (AssertionError, OSError, ssl.SSLError, harness.ConnectionDropped):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def closed_by_server(self, s, within):
+        """True once the server closes s (a client that never began TLS
+        gets a TLS alert first); False if s is still open after within s."""
+        s.settimeout(within)
+        try:
+            while len(s.recv(64)) > 0:
+                pass
+            return True
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+        except socket.timeout:
+            return False
+
+    def test_stalled_clients(self):
+        # LIMIT - 2 stalled TLS clients and one that never starts TLS.
+        stalled = [self.stall() for _ in range(self.LIMIT - 2)]
+        silent = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+        # The one place left serves requests, one connection at a time.
+        self.retry(self.assert_still_serving)
+        # Fill it (the requests' own connections free their place a moment
+        # after they close): the next one is over the limit, closed at once.
+        stalled.append(self.retry(self.stall))
+        with self.assertRaises((OSError, ssl.SSLError)):
+            s = self.tls_socket()
+            s.sendall(b"GET /v1/sys/health HTTP/1.1\r\nHost: keyward\r\n\r\n")
+            if s.recv(1) == b"":
+                raise ConnectionResetError("closed")
+        # After the 2 s timeout the server closes every stalled connection.
+        for s in stalled + [silent]:
+            self.assertTrue(self.closed_by_server(s, 10), "a stalled connection stayed open")
+            s.close()
+        # Their threads end a moment after the sockets close.
+        self.retry(self.assert_still_serving)
+
+    def tearDown(self):
+        self.retry(self.assert_still_serving)
 
 
 if __name__ == "__main__":

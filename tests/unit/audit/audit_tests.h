@@ -74,6 +74,8 @@ void test_log_torn_segment_header(void **state);
 void test_log_rebuild_caches(void **state);
 void test_log_damaged_cache(void **state);
 void test_log_group_commit(void **state);
+void test_log_commit_async(void **state);
+void test_log_commit_async_failure(void **state);
 void test_log_write_failure(void **state);
 void test_log_sync_failure(void **state);
 void test_log_disk_full(void **state);

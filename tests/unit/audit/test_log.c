@@ -611,6 +611,20 @@ static void gc_hold_first_sync(void *ctx)
 	} while (h.size < GC_THREADS);
 }
 
+/* The same gate for the asynchronous tests: hold until 3 entries. */
+static void gc_hold_first_sync3(void *ctx)
+{
+	struct gc_gate *g = ctx;
+	struct kw_audit_head h;
+
+	if (g->calls++ > 0)
+		return;
+	do {
+		usleep(1000);
+		assert_int_equal(kw_audit_log_head(g->l, &h), 0);
+	} while (h.size < 3);
+}
+
 static void *gc_one(void *arg)
 {
 	struct gc_thread *t = arg;
@@ -648,6 +662,146 @@ static void group_commit_shares_syncs(void)
 	assert_true(h.syncs <= 2);
 	assert_int_equal(kw_audit_log_close(l), 0);
 	free(t);
+	t_rmdir(dir);
+}
+
+/* ---- asynchronous commits ---- */
+
+#define AC_N 200
+
+/* What the callbacks saw: called once each, with which rc, and whether the
+ * entry was durable by then. */
+struct ac_state {
+	struct kw_audit_log *l;
+	pthread_mutex_t mu;
+	unsigned calls[AC_N];
+	int rc[AC_N];
+	bool durable[AC_N];
+	uint64_t index[AC_N];
+	unsigned total;
+};
+
+struct ac_call {
+	struct ac_state *s;
+	unsigned i;
+};
+
+static void ac_done(void *ctx, int rc)
+{
+	struct ac_call *c = ctx;
+	struct ac_state *s = c->s;
+	struct kw_audit_head h;
+	/* head fails once the log has failed; then "durable" is moot. */
+	bool durable = kw_audit_log_head(s->l, &h) == 0 && h.durable > s->index[c->i];
+
+	pthread_mutex_lock(&s->mu);
+	s->calls[c->i]++;
+	s->rc[c->i] = rc;
+	s->durable[c->i] = durable;
+	s->total++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static unsigned ac_total(struct ac_state *s)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->total;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+static void ac_wait(struct ac_state *s, unsigned n)
+{
+	for (int tries = 0; ac_total(s) < n && tries < 10000; tries++)
+		usleep(1000);
+	assert_int_equal(ac_total(s), n);
+}
+
+static int ac_commit(struct ac_state *s, struct ac_call *calls, unsigned i)
+{
+	struct kw_audit_entry e;
+
+	t_entry(&e, i);
+	calls[i] = (struct ac_call){s, i};
+	/* The index is known before the callback can run: it is set under the
+	 * log's lock and the callback runs only after a later round. */
+	return kw_audit_log_commit_async(s->l, &e, &s->index[i], ac_done, &calls[i]);
+}
+
+void test_log_commit_async(void **state)
+{
+	char *dir = t_tmpdir();
+	struct ac_state *s = calloc(1, sizeof(*s));
+	struct ac_call *calls = calloc(AC_N, sizeof(*calls));
+
+	assert_non_null(s);
+	assert_non_null(calls);
+	pthread_mutex_init(&s->mu, NULL);
+	/* Small segments: rotations make entries durable too, and their
+	 * callers must hear of it. */
+	s->l = log_open(dir, 2048);
+	for (unsigned i = 0; i < AC_N; i++) {
+		assert_int_equal(ac_commit(s, calls, i), 0);
+		assert_int_equal(s->index[i], i);
+	}
+	ac_wait(s, AC_N);
+	for (unsigned i = 0; i < AC_N; i++) {
+		assert_int_equal(s->calls[i], 1);
+		assert_int_equal(s->rc[i], 0);
+		assert_true(s->durable[i]);
+	}
+	/* Committed and not waited for, then closed: close answers them
+	 * (durable) before it returns. */
+	memset(s->calls, 0, sizeof(s->calls));
+	s->total = 0;
+	for (unsigned i = 0; i < 20; i++)
+		assert_int_equal(ac_commit(s, calls, i), 0);
+	assert_int_equal(kw_audit_log_close(s->l), 0);
+	assert_int_equal(s->total, 20);
+	for (unsigned i = 0; i < 20; i++)
+		assert_int_equal(s->calls[i], 1);
+	s->l = log_open(dir, 2048);
+	assert_int_equal(log_size(s->l), AC_N + 20);
+	assert_int_equal(kw_audit_log_close(s->l), 0);
+	pthread_mutex_destroy(&s->mu);
+	free(calls);
+	free(s);
+	t_rmdir(dir);
+}
+
+void test_log_commit_async_failure(void **state)
+{
+	char *dir = t_tmpdir();
+	struct ac_state *s = calloc(1, sizeof(*s));
+	struct ac_call *calls = calloc(AC_N, sizeof(*calls));
+	struct gc_gate g;
+
+	assert_non_null(s);
+	assert_non_null(calls);
+	pthread_mutex_init(&s->mu, NULL);
+	s->l = log_open(dir, 0);
+	/* The first round is held until 3 entries are in, then its
+	 * fdatasync "fails": all three hear KW_ERR_IO, none hears 0. */
+	g = (struct gc_gate){.l = s->l};
+	audit_log_sync_hook(s->l, gc_hold_first_sync3, &g);
+	audit_log_fault_inject(s->l, AUDIT_FAULT_SYNC, 0);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(ac_commit(s, calls, i), 0);
+	ac_wait(s, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(s->calls[i], 1);
+		assert_int_equal(s->rc[i], KW_ERR_IO);
+	}
+	/* A failed log takes no more: the error now, no callback later. */
+	assert_int_equal(ac_commit(s, calls, 3), KW_ERR_IO);
+	assert_int_equal(kw_audit_log_close(s->l), KW_ERR_IO);
+	assert_int_equal(s->total, 3);
+	assert_int_equal(s->calls[3], 0);
+	pthread_mutex_destroy(&s->mu);
+	free(calls);
+	free(s);
 	t_rmdir(dir);
 }
 

@@ -216,6 +216,8 @@ int main(int argc, char **argv)
 	    KW_TEST("/audit/log-damaged-cache", test_log_damaged_cache),
 	    KW_TEST("/audit/log-group-commit", test_log_group_commit),
 	    KW_TEST("/audit/log-write-failure", test_log_write_failure),
+	    KW_TEST("/audit/log-commit-async", test_log_commit_async),
+	    KW_TEST("/audit/log-commit-async-failure", test_log_commit_async_failure),
 	    KW_TEST("/audit/log-sync-failure", test_log_sync_failure),
 	    KW_TEST("/audit/log-disk-full", test_log_disk_full),
 	    KW_TEST("/audit/log-exclusive", test_log_exclusive),
