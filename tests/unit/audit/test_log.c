@@ -591,11 +591,12 @@ void test_log_group_commit(void **state)
 	t_rmdir(dir);
 }
 
-/* A leader that waits until every other thread has appended: then one more
- * sync covers them all, whatever the scheduler does. */
+/* A first round held until wait_for entries are in: then one more sync
+ * covers them all, whatever the scheduler does. */
 struct gc_gate {
 	struct kw_audit_log *l;
 	int calls;
+	uint64_t wait_for;
 };
 
 static void gc_hold_first_sync(void *ctx)
@@ -608,21 +609,7 @@ static void gc_hold_first_sync(void *ctx)
 	do {
 		usleep(1000);
 		assert_int_equal(kw_audit_log_head(g->l, &h), 0);
-	} while (h.size < GC_THREADS);
-}
-
-/* The same gate for the asynchronous tests: hold until 3 entries. */
-static void gc_hold_first_sync3(void *ctx)
-{
-	struct gc_gate *g = ctx;
-	struct kw_audit_head h;
-
-	if (g->calls++ > 0)
-		return;
-	do {
-		usleep(1000);
-		assert_int_equal(kw_audit_log_head(g->l, &h), 0);
-	} while (h.size < 3);
+	} while (h.size < g->wait_for);
 }
 
 static void *gc_one(void *arg)
@@ -641,7 +628,7 @@ static void group_commit_shares_syncs(void)
 	char *dir = t_tmpdir();
 	struct kw_audit_log *l = log_open(dir, 0);
 	struct gc_thread *t = calloc(GC_THREADS, sizeof(*t));
-	struct gc_gate g = {.l = l};
+	struct gc_gate g = {.l = l, .wait_for = GC_THREADS};
 	pthread_t th[GC_THREADS];
 	struct kw_audit_head h;
 
@@ -784,8 +771,8 @@ void test_log_commit_async_failure(void **state)
 	s->l = log_open(dir, 0);
 	/* The first round is held until 3 entries are in, then its
 	 * fdatasync "fails": all three hear KW_ERR_IO, none hears 0. */
-	g = (struct gc_gate){.l = s->l};
-	audit_log_sync_hook(s->l, gc_hold_first_sync3, &g);
+	g = (struct gc_gate){.l = s->l, .wait_for = 3};
+	audit_log_sync_hook(s->l, gc_hold_first_sync, &g);
 	audit_log_fault_inject(s->l, AUDIT_FAULT_SYNC, 0);
 	for (unsigned i = 0; i < 3; i++)
 		assert_int_equal(ac_commit(s, calls, i), 0);
