@@ -8,7 +8,7 @@
  * The cache: one entry per mount, filled by AUTH_LOAD (sent without the
  * caller's token: the front fills its own cache, the caller learns nothing
  * from it) and dropped whenever this front proxies a write to the mount. An
- * entry is immutable once cached and reference-counted, so request threads
+ * entry is immutable once cached and reference-counted, so connection threads
  * verify against it while a writer drops it; a load that raced with a drop
  * is used once and not cached (the generation counter), so a stale config
  * never outlives the write that replaced it.

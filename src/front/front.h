@@ -76,7 +76,7 @@ struct kw_front_conf {
 	struct kw_listener_conf listeners[KW_LISTENERS_MAX];
 	size_t nlisteners;
 	size_t max_body_bytes;       /* per request; KW_BODY_MAX_DEFAULT if 0 */
-	unsigned threads;            /* request threads (keeper channels); 0 = default */
+	unsigned threads;            /* keeper channels; 0 = default */
 	unsigned connection_timeout; /* seconds idle before a keep-alive connection closes */
 	unsigned connection_limit;   /* per listener */
 };

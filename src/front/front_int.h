@@ -438,7 +438,7 @@ int kw_h_audit_search(struct kw_req *r, struct kw_resp *out);
  * and the verification keys and JWKS sources built from them, so a login
  * costs no keeper round trip but the AUTH_LOGIN itself. An entry is dropped
  * whenever this front proxies a write to its mount. Entries are
- * reference-counted and immutable once cached, so many request threads use
+ * reference-counted and immutable once cached, so many connection threads use
  * one while a writer drops it. The cache holds public keys and non-secret
  * settings, plus a mount's token_reviewer_jwt (a credential the keeper
  * stored; never returned, never logged, wiped on free).
