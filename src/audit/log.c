@@ -1034,17 +1034,8 @@ int kw_audit_log_close(struct kw_audit_log *l)
 		pthread_mutex_unlock(&l->mu);
 		pthread_join(l->syncer, NULL);
 	}
+	/* The syncer answered every asynchronous commit before it stopped. */
 	pthread_mutex_lock(&l->mu);
-	/* The syncer answered everyone before it stopped; if it never ran,
-	 * nobody can be owed an answer. Belt and braces all the same. */
-	if (l->done_head != NULL) {
-		struct audit_done *left = l->done_head;
-
-		l->done_head = l->done_tail = NULL;
-		pthread_mutex_unlock(&l->mu);
-		done_run(left, KW_ERR_UNAVAILABLE);
-		pthread_mutex_lock(&l->mu);
-	}
 	while (l->syncing)
 		pthread_cond_wait(&l->cv, &l->mu);
 	if (l->failed == KW_ERR_IO)

@@ -62,10 +62,10 @@
 #include "front_int.h"
 
 /* TLS 1.2 and 1.3 only; GnuTLS's NORMAL set otherwise. */
-#define KW_TLS_PRIORITIES          "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define KW_LISTEN_BACKLOG          128
-#define KW_SOCKET_MODE             0660
-#define KW_REQUEST_THREADS_DEFAULT 32
+#define KW_TLS_PRIORITIES   "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define KW_LISTEN_BACKLOG   128
+#define KW_SOCKET_MODE      0660
+#define KW_CHANNELS_DEFAULT 32
 
 struct kw_listener {
 	struct kw_front *front;
@@ -1040,7 +1040,7 @@ static void listener_stop(struct kw_listener *l)
  * and the more requests share one fdatasync the cheaper each is. */
 unsigned kw_front_channels(const struct kw_front_conf *c)
 {
-	return c->threads > 0 ? c->threads : KW_REQUEST_THREADS_DEFAULT;
+	return c->threads > 0 ? c->threads : KW_CHANNELS_DEFAULT;
 }
 
 static int conf_check(const struct kw_front_conf *c, size_t nchans)

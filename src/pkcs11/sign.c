@@ -462,17 +462,24 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
 	return op_done(s, rv, rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && pSignature == NULL));
 }
 
-CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+/* C_SignUpdate and C_VerifyUpdate: one more part of the data. */
+static CK_RV part_add(CK_SESSION_HANDLE hSession, enum p11_op_kind kind, CK_BYTE_PTR pPart,
+                      CK_ULONG ulPartLen)
 {
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = op_get(hSession, P11_OP_SIGN, &s)) != CKR_OK)
+	if ((rv = op_get(hSession, kind, &s)) != CKR_OK)
 		return rv;
 	if (pPart == NULL && ulPartLen > 0)
 		return op_done(s, CKR_ARGUMENTS_BAD, false);
 	rv = op_update(&s->op, pPart, ulPartLen);
 	return op_done(s, rv, rv == CKR_OK);
+}
+
+CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+{
+	return part_add(hSession, P11_OP_SIGN, pPart, ulPartLen);
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
@@ -518,15 +525,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
 {
-	struct p11_session *s;
-	CK_RV rv;
-
-	if ((rv = op_get(hSession, P11_OP_VERIFY, &s)) != CKR_OK)
-		return rv;
-	if (pPart == NULL && ulPartLen > 0)
-		return op_done(s, CKR_ARGUMENTS_BAD, false);
-	rv = op_update(&s->op, pPart, ulPartLen);
-	return op_done(s, rv, rv == CKR_OK);
+	return part_add(hSession, P11_OP_VERIFY, pPart, ulPartLen);
 }
 
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
