@@ -5,7 +5,7 @@ set -eu
 
 BUILD="build-essential cmake pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
 libjansson-dev libfyaml-dev libcurl4-openssl-dev libcmocka-dev libgnutls28-dev
-libp11-kit-dev"
+libp11-kit-dev libseccomp-dev"
 TEST="python3 python3-hvac python3-cryptography python3-requests python3-jwt python3-yaml
 python3-kubernetes python3-pykcs11 opensc gnutls-bin softhsm2 p11-kit
 libengine-pkcs11-openssl nginx openjdk-17-jdk-headless sqlite3 openssl curl"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "sandbox.h"
 
 #define STOP_GRACE_SECONDS 10
 
@@ -44,6 +45,8 @@ static pid_t spawn_keeper(const struct kw_daemon_conf *c, int *front_ends, int *
 	kw_log_set_proc("keeper");
 	if (kw_process_harden() != 0)
 		kw_fatal("cannot disable core dumps");
+	if (kw_sandbox_keeper() != 0)
+		kw_fatal("cannot install the keeper's syscall filter");
 	r = kw_keeper_run(&c->keeper, keeper_ends, n);
 	_exit(r == 0 ? 0 : 1);
 }
@@ -51,6 +54,7 @@ static pid_t spawn_keeper(const struct kw_daemon_conf *c, int *front_ends, int *
 static pid_t spawn_front(const struct kw_daemon_conf *c, int *front_ends, int *keeper_ends,
                          size_t n)
 {
+	struct kw_front_conf fc;
 	pid_t pid = fork();
 	int r;
 
@@ -60,7 +64,11 @@ static pid_t spawn_front(const struct kw_daemon_conf *c, int *front_ends, int *k
 	kw_log_set_proc("front");
 	if (kw_process_harden() != 0)
 		kw_fatal("cannot disable core dumps");
-	r = kw_front_run(&c->front, front_ends, n);
+	/* The filter goes on once the listeners are bound and their keys
+	 * read: start-up removes stale unix sockets, serving never writes. */
+	fc = c->front;
+	fc.listening = kw_sandbox_front;
+	r = kw_front_run(&fc, front_ends, n);
 	close_all(front_ends, n);
 	_exit(r == 0 ? 0 : 1);
 }
@@ -74,6 +82,10 @@ static void describe_exit(const char *who, int status)
 {
 	if (WIFEXITED(status))
 		kw_info("%s exited with status %d", who, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		kw_error("%s was stopped by its syscall filter: it made a system call its "
+		         "sandbox denies (a bug, or someone inside it)",
+		         who);
 	else if (WIFSIGNALED(status))
 		kw_error("%s was killed by signal %d", who, WTERMSIG(status));
 }
@@ -165,5 +177,6 @@ int kw_proc_run(const struct kw_daemon_conf *c, void (*ready)(void *), void *arg
 		rc = 1;
 		break;
 	}
+	kw_front_unix_cleanup(&c->front);
 	return rc;
 }

@@ -79,6 +79,9 @@ struct kw_front_conf {
 	unsigned threads;            /* keeper channels; 0 = default */
 	unsigned connection_timeout; /* seconds idle before a keep-alive connection closes */
 	unsigned connection_limit;   /* per listener */
+	/* Called once every listener is up, before the first request: the
+	 * daemon's sandbox. Non-zero stops the front. */
+	int (*listening)(void);
 };
 
 /*
@@ -100,5 +103,13 @@ unsigned kw_front_channels(const struct kw_front_conf *c);
  * Returns 0 after a clean stop.
  */
 int kw_front_run(const struct kw_front_conf *c, const int *chans, size_t nchans) KW_MUST_CHECK;
+
+/*
+ * Remove the socket files of c's unix listeners that nothing answers on any
+ * more. The front cannot (its sandbox removes no files): the daemon's
+ * parent calls this once the front has exited. A live socket (another
+ * keywardd's) is left alone.
+ */
+void kw_front_unix_cleanup(const struct kw_front_conf *c);
 
 #endif

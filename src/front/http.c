@@ -80,7 +80,6 @@ struct kw_listener {
 	char *cert; /* PEM, NUL-terminated; MHD reads them at start */
 	char *key;  /* secret: kw_secure_alloc'd */
 	size_t key_size;
-	bool unlink_on_stop;
 	enum kw_client_auth client_auth;
 	char *client_ca;                             /* PEM bundle when client_auth != NONE */
 	const struct kw_listener_identity *identity; /* NULL: none */
@@ -687,9 +686,7 @@ static int socket_bind(struct kw_listener *l, int fd)
 
 		r = bind(fd, (const struct sockaddr *)&a->ss, a->sslen);
 		umask(old);
-		if (r == 0)
-			l->unlink_on_stop = true;
-		return r;
+		return r; /* removed at stop by kw_front_unix_cleanup */
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
 		return -1;
@@ -1019,8 +1016,6 @@ static void listener_stop(struct kw_listener *l)
 	if (l->daemon != NULL)
 		MHD_stop_daemon(l->daemon);
 	l->daemon = NULL;
-	if (l->unlink_on_stop)
-		unlink(l->addr.path);
 	free(l->cert);
 	kw_secure_free(l->key, l->key_size);
 	free(l->client_ca);
@@ -1149,6 +1144,8 @@ int kw_front_run(const struct kw_front_conf *c, const int *chans, size_t nchans)
 	for (size_t i = 0; i < c->nlisteners; i++)
 		if ((err = listener_start(f, &f->l[i], &c->listeners[i])) != 0)
 			goto out;
+	if (c->listening != NULL && (err = c->listening()) != 0)
+		goto out;
 	err = wait_stop(f, sigfd);
 out:
 	if (f != NULL) {
@@ -1158,4 +1155,14 @@ out:
 	if (sigfd >= 0)
 		close(sigfd);
 	return err;
+}
+
+void kw_front_unix_cleanup(const struct kw_front_conf *c)
+{
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		struct kw_addr a;
+
+		if (kw_addr_parse(c->listeners[i].address, &a) == 0 && a.family == AF_UNIX)
+			(void)unix_clear(a.path, &a);
+	}
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """keywardd's processes: a parent that supervises, a keeper and a front.
 
-Both children run without core dumps; when either child dies the other is
+Both children run without core dumps and under their syscall filters; when either child dies the other is
 stopped and keywardd exits 1 with a log line naming the one that died (no
 half-alive daemon); SIGTERM stops everything with status 0.
 """
@@ -49,6 +49,11 @@ def listens(pid):
             if cols[3] == "0A" and cols[9] in inodes:  # 0A = LISTEN
                 return True
     return False
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
 class UnixDaemon(harness.Daemon):
@@ -108,6 +113,27 @@ class ProcessTest(harness.KwTestCase):
         d, front, keeper = self.start()
         for pid in (front, keeper):
             self.assertEqual(core_limit(pid), ["0", "0"], pid)
+
+    def test_children_run_under_their_syscall_filters(self):
+        d, front, keeper = self.start()
+        for pid in (front, keeper):
+            status = proc_status(pid)
+            self.assertEqual(status["Seccomp"], "2", (pid, status["Seccomp"]))  # 2 = filter
+            self.assertEqual(status["NoNewPrivs"], "1", pid)
+        # Every thread of the front is filtered, those started before the
+        # filter too (the listeners' threads).
+        for tid in os.listdir("/proc/%d/task" % front):
+            with open("/proc/%d/task/%s/status" % (front, tid)) as f:
+                self.assertIn("Seccomp:\t2\n", f.read(), tid)
+        # The filter lets the daemon work: a key is made and used.
+        r = d.request("POST", "/v1/transit/keys/sandboxed", {"type": "ecdsa-p256"},
+                      token=d.root_token)
+        self.assertIn(r.status, (200, 204), r)
+        r = d.request("POST", "/v1/transit/sign/sandboxed", {"input": "aGVsbG8="},
+                      token=d.root_token)
+        self.assertEqual(r.status, 200, r)
+        d.stop()
+        self.assertNotIn("syscall filter", d.log_text)
 
     def test_keeper_death_stops_the_daemon(self):
         d, front, keeper = self.start()

@@ -1,0 +1,193 @@
+/*
+ * sandbox.c: the seccomp deny lists of sandbox.h.
+ *
+ * Why a deny list and not an allow list: OpenSSL, GnuTLS, libcurl, SQLite,
+ * libpq and an upstream PKCS#11 module (the seal anchor) run inside these
+ * processes, and the calls they make change with their versions; an allow
+ * list that missed one would stop keywardd on a library update. What is
+ * denied here is what none of them needs and an intruder wants: running
+ * programs, reaching other processes, widening its view of the kernel, and
+ * (front) touching files.
+ *
+ * Calls are named as strings and resolved for the build's architecture, so
+ * the lists hold on arm64 too, where some (open, creat...) do not exist.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox.h"
+
+/* Call numbers at and above this are not checked for names (x86_64 and
+ * arm64 stay below 512). */
+#define SANDBOX_NR_MAX 1024
+
+static const char *const denied_both[] = {
+    /* programs */
+    "execve", "execveat",
+    /* other processes' memory and descriptors */
+    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+    /* namespaces, mounts, roots */
+    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree",
+    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    /* kernel attack surface nobody here uses */
+    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
+    "io_uring_register", "keyctl", "add_key", "request_key", "init_module", "finit_module",
+    "delete_module", "kexec_load", "kexec_file_load", "iopl", "ioperm", "open_by_handle_at",
+    "name_to_handle_at", "lookup_dcookie", "quotactl", "acct", "swapon", "swapoff", "reboot",
+    "vhangup", "syslog",
+    /* the clock other programs trust */
+    "settimeofday", "clock_settime", "adjtimex", "clock_adjtime"};
+
+/* Front: whatever changes the file system. */
+static const char *const denied_front[] = {
+    "creat",     "truncate", "rename",   "renameat",  "renameat2", "link",    "linkat", "symlink",
+    "symlinkat", "unlink",   "unlinkat", "rmdir",     "mkdir",     "mkdirat", "mknod",  "mknodat",
+    "chmod",     "fchmod",   "fchmodat", "fchmodat2", "chown",     "fchown",  "lchown", "fchownat"};
+
+/* Keeper: it answers its channels and connects out, never in. */
+static const char *const denied_keeper[] = {"bind", "listen", "accept", "accept4"};
+
+/* open/openat flags that write or create: any one of them denies. */
+static const unsigned long open_write_flags[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND};
+
+static const unsigned long new_namespace_flags[] = {CLONE_NEWNS,    CLONE_NEWUSER, CLONE_NEWPID,
+                                                    CLONE_NEWNET,   CLONE_NEWIPC,  CLONE_NEWUTS,
+                                                    CLONE_NEWCGROUP};
+
+static int deny_names(scmp_filter_ctx ctx, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int nr = seccomp_syscall_resolve_name(names[i]);
+
+		if (nr == __NR_SCMP_ERROR)
+			continue; /* not a call on this architecture */
+		if (seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 0) != 0) {
+			kw_error("sandbox: cannot deny %s", names[i]);
+			return KW_ERR_INTERNAL;
+		}
+	}
+	return 0;
+}
+
+/* Deny name when argument arg has any of flags set (one rule per flag:
+ * rules on one call are alternatives). */
+static int deny_flags(scmp_filter_ctx ctx, const char *name, unsigned arg,
+                      const unsigned long *flags, size_t n)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+
+	if (nr == __NR_SCMP_ERROR)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 1,
+		                     SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, flags[i], flags[i])) != 0) {
+			kw_error("sandbox: cannot filter %s", name);
+			return KW_ERR_INTERNAL;
+		}
+	return 0;
+}
+
+/* A call whose arguments sit behind a pointer the filter cannot read:
+ * ENOSYS, so the C library falls back to the older call filtered above
+ * (glibc's pthread_create does so for clone3). */
+static int refuse(scmp_filter_ctx ctx, const char *name)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+
+	if (nr == __NR_SCMP_ERROR)
+		return 0;
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0) != 0) {
+		kw_error("sandbox: cannot refuse %s", name);
+		return KW_ERR_INTERNAL;
+	}
+	return 0;
+}
+
+/* Every call number libseccomp cannot name (newer than this build, or a
+ * gap) answers ENOSYS, as Docker's profile does: a deny list must not let a
+ * system call added after it was written slip past. */
+static int refuse_unnamed(scmp_filter_ctx ctx)
+{
+	for (int nr = 0; nr < SANDBOX_NR_MAX; nr++) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+
+		if (name != NULL) {
+			free(name);
+			continue;
+		}
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0) != 0) {
+			kw_error("sandbox: cannot refuse system call %d", nr);
+			return KW_ERR_INTERNAL;
+		}
+	}
+	return 0;
+}
+
+static scmp_filter_ctx common_filter(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+
+	if (ctx == NULL) {
+		kw_error("sandbox: libseccomp cannot start a filter");
+		return NULL;
+	}
+	/* Threads started before the filter (the front's) get it too. */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) != 0 ||
+	    /* A binary search, not a list, for the calls the kernel cannot
+	     * cache (those with argument checks: clone, open, openat). */
+	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) != 0 || refuse_unnamed(ctx) != 0 ||
+	    deny_names(ctx, denied_both, KW_ARRAY_LEN(denied_both)) != 0 ||
+	    deny_flags(ctx, "clone", 0, new_namespace_flags, KW_ARRAY_LEN(new_namespace_flags)) !=
+	        0 ||
+	    refuse(ctx, "clone3") != 0) {
+		seccomp_release(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static int load(scmp_filter_ctx ctx, const char *who)
+{
+	int r = seccomp_load(ctx);
+
+	seccomp_release(ctx);
+	if (r != 0) {
+		kw_error("sandbox: the kernel refused the %s's syscall filter: %s", who,
+		         strerror(-r));
+		return KW_ERR_INTERNAL;
+	}
+	return 0;
+}
+
+int kw_sandbox_keeper(void)
+{
+	scmp_filter_ctx ctx = common_filter();
+
+	if (ctx == NULL)
+		return KW_ERR_INTERNAL;
+	if (deny_names(ctx, denied_keeper, KW_ARRAY_LEN(denied_keeper)) != 0) {
+		seccomp_release(ctx);
+		return KW_ERR_INTERNAL;
+	}
+	return load(ctx, "keeper");
+}
+
+int kw_sandbox_front(void)
+{
+	scmp_filter_ctx ctx = common_filter();
+
+	if (ctx == NULL)
+		return KW_ERR_INTERNAL;
+	if (deny_names(ctx, denied_front, KW_ARRAY_LEN(denied_front)) != 0 ||
+	    deny_flags(ctx, "open", 1, open_write_flags, KW_ARRAY_LEN(open_write_flags)) != 0 ||
+	    deny_flags(ctx, "openat", 2, open_write_flags, KW_ARRAY_LEN(open_write_flags)) != 0 ||
+	    refuse(ctx, "openat2") != 0) {
+		seccomp_release(ctx);
+		return KW_ERR_INTERNAL;
+	}
+	return load(ctx, "front");
+}
