@@ -234,6 +234,7 @@ KEYWARDD = {
                "connection_timeout": int, "connection_limit": int},
     "audit": {"forced": bool, "dir": str, "sink": str},
     "log_level": ("debug", "info", "warn", "error"),
+    "user": str,
 }
 
 

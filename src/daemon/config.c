@@ -525,6 +525,8 @@ static int top_field(const char *key, struct fy_node *v, void *ctx)
 		return mapping_walk(v, "limits", limits_keys, limits_field, c);
 	if (strcmp(key, "audit") == 0)
 		return mapping_walk(v, "audit", audit_keys, audit_field, c);
+	if (strcmp(key, "user") == 0)
+		return scalar(v, "user", c->user, sizeof(c->user));
 	if ((r = scalar(v, "log_level", level, sizeof(level))) != 0)
 		return r;
 	if (kw_log_level_from_name(level, &c->log_level) != 0) {
@@ -536,8 +538,8 @@ static int top_field(const char *key, struct fy_node *v, void *ctx)
 
 int kw_config_load(const char *path, struct kw_daemon_conf *c)
 {
-	static const char *const keys[] = {"storage", "listeners", "limits",
-	                                   "audit",   "log_level", NULL};
+	static const char *const keys[] = {"storage",   "listeners", "limits", "audit",
+	                                   "log_level", "user",      NULL};
 	struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2};
 	struct fy_document *doc = fy_document_build_from_file(&pcfg, path);
 	int r;

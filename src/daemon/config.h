@@ -16,6 +16,7 @@ struct kw_daemon_conf {
 	struct kw_front_conf front;
 	struct kw_keeper_conf keeper;
 	char storage_path[1024];
+	char user[64]; /* "": keep the user keywardd was started as */
 	enum kw_log_level log_level;
 };
 

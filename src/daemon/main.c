@@ -171,9 +171,37 @@ static void dev_banner(void *arg)
 	fflush(stdout);
 }
 
+/*
+ * The user the children become (config `user:`). Root with none set keeps
+ * working, with a warning: a container may rely on its own user namespace,
+ * but on a host the keeper and the front should not hold root.
+ */
+static int user_setup(const struct kw_daemon_conf *c, struct kw_sandbox_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	if (c->user[0] == '\0') {
+		if (geteuid() == 0)
+			kw_warn(
+			    "running as root with no `user:` set: the keeper and the front keep "
+			    "root; name an unprivileged user for them to become");
+		return 0;
+	}
+	if (kw_sandbox_user_resolve(c->user, u) != 0)
+		return 2;
+	/* The dev directory is ours (root's): the keeper must write in it. */
+	if (dev_dir[0] != '\0' && geteuid() == 0 && chown(dev_dir, u->uid, u->gid) != 0) {
+		kw_error("dev: cannot give %s to user '%s'", dev_dir, u->name);
+		return 1;
+	}
+	kw_info("the keeper and the front will run as user '%s' (uid %u)", u->name,
+	        (unsigned)u->uid);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct kw_daemon_conf c;
+	struct kw_sandbox_user run_as;
 	struct args a = {0};
 	int r;
 
@@ -200,13 +228,15 @@ int main(int argc, char **argv)
 	}
 	if (kw_strlcpy(c.keeper.store_url, c.storage_path, sizeof(c.keeper.store_url)) != 0)
 		return 2;
+	if ((r = user_setup(&c, &run_as)) != 0)
+		return r;
 	/* Once, before any thread: the front fetches JWKS and asks the
 	 * Kubernetes API server (TokenReview) with libcurl. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		kw_error("cannot initialise libcurl");
 		return 1;
 	}
-	r = kw_proc_run(&c, a.dev ? dev_banner : NULL, &c);
+	r = kw_proc_run(&c, &run_as, a.dev ? dev_banner : NULL, &c);
 	curl_global_cleanup();
 	dev_cleanup();
 	kw_wipe(dev_token, sizeof(dev_token));

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,9 +16,58 @@
 #include <unistd.h>
 
 #include "proc.h"
-#include "sandbox.h"
 
 #define STOP_GRACE_SECONDS 10
+
+/* What the child being started confines itself with (set before fork). */
+static const struct kw_sandbox_user *run_as;
+static const char *keeper_store;
+
+/* A store the user cannot write is a start-up error worth naming: the
+ * operator chowns the directory, not reads SQLite's message. */
+static int store_dir_check(void)
+{
+	char dir[1024];
+	const char *path = keeper_store, *slash;
+
+	if (strncmp(path, "sqlite:", 7) == 0)
+		path += 7;
+	if (strstr(path, "://") != NULL || (slash = strrchr(path, '/')) == NULL)
+		return 0; /* not a file, or in the working directory */
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (dir[0] != '\0' && access(dir, W_OK | X_OK) != 0) {
+		kw_error("the store's directory %s is not writable by user '%s': chown it to "
+		         "that user",
+		         dir, run_as->name);
+		return KW_ERR_CONFIG;
+	}
+	return 0;
+}
+
+static int keeper_confine(void)
+{
+	int r;
+
+	if ((r = kw_sandbox_user_enter(run_as)) != 0)
+		return r;
+	/* A change of user resets the dumpable flag: set it again. */
+	if (kw_process_harden() != 0)
+		return KW_ERR_INTERNAL;
+	if (run_as->set && (r = store_dir_check()) != 0)
+		return r;
+	return kw_sandbox_keeper();
+}
+
+static int front_confine(void)
+{
+	int r;
+
+	if ((r = kw_sandbox_user_enter(run_as)) != 0)
+		return r;
+	if (kw_process_harden() != 0)
+		return KW_ERR_INTERNAL;
+	return kw_sandbox_front();
+}
 
 static void close_all(int *fds, size_t n)
 {
@@ -31,6 +81,7 @@ static void close_all(int *fds, size_t n)
 static pid_t spawn_keeper(const struct kw_daemon_conf *c, int *front_ends, int *keeper_ends,
                           size_t n)
 {
+	struct kw_keeper_conf kc;
 	pid_t pid = fork();
 	int r;
 
@@ -45,9 +96,11 @@ static pid_t spawn_keeper(const struct kw_daemon_conf *c, int *front_ends, int *
 	kw_log_set_proc("keeper");
 	if (kw_process_harden() != 0)
 		kw_fatal("cannot disable core dumps");
-	if (kw_sandbox_keeper() != 0)
-		kw_fatal("cannot install the keeper's syscall filter");
-	r = kw_keeper_run(&c->keeper, keeper_ends, n);
+	/* Confined once the secure heap is locked, before the store opens. */
+	kc = c->keeper;
+	kc.confine = keeper_confine;
+	keeper_store = kc.store_url;
+	r = kw_keeper_run(&kc, keeper_ends, n);
 	_exit(r == 0 ? 0 : 1);
 }
 
@@ -64,10 +117,11 @@ static pid_t spawn_front(const struct kw_daemon_conf *c, int *front_ends, int *k
 	kw_log_set_proc("front");
 	if (kw_process_harden() != 0)
 		kw_fatal("cannot disable core dumps");
-	/* The filter goes on once the listeners are bound and their keys
-	 * read: start-up removes stale unix sockets, serving never writes. */
+	/* Confined once the listeners are bound (a port below 1024 may need
+	 * root) and their keys read: start-up removes stale unix sockets,
+	 * serving never writes. */
 	fc = c->front;
-	fc.listening = kw_sandbox_front;
+	fc.confine = front_confine;
 	r = kw_front_run(&fc, front_ends, n);
 	close_all(front_ends, n);
 	_exit(r == 0 ? 0 : 1);
@@ -110,7 +164,8 @@ static void reap(pid_t pid, const char *who)
 	waitpid(pid, &status, 0);
 }
 
-int kw_proc_run(const struct kw_daemon_conf *c, void (*ready)(void *), void *arg)
+int kw_proc_run(const struct kw_daemon_conf *c, const struct kw_sandbox_user *user,
+                void (*ready)(void *), void *arg)
 {
 	size_t n = kw_front_channels(&c->front);
 	int *front_ends = calloc(n, sizeof(int)), *keeper_ends = calloc(n, sizeof(int));
@@ -135,6 +190,7 @@ int kw_proc_run(const struct kw_daemon_conf *c, void (*ready)(void *), void *arg
 	/* Blocked before forking so no signal is lost; children unblock
 	 * (front: its own sigwait; keeper: ignores). */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	run_as = user;
 	if ((keeper = spawn_keeper(c, front_ends, keeper_ends, n)) < 0)
 		kw_fatal("fork: %s", strerror(errno));
 	if ((front = spawn_front(c, front_ends, keeper_ends, n)) < 0)

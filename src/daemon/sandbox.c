@@ -14,10 +14,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sandbox.h"
 
@@ -190,4 +193,54 @@ int kw_sandbox_front(void)
 		return KW_ERR_INTERNAL;
 	}
 	return load(ctx, "front");
+}
+
+/* ---- the unprivileged user ---- */
+
+int kw_sandbox_user_resolve(const char *name, struct kw_sandbox_user *out)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+
+	memset(out, 0, sizeof(*out));
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &found) != 0 || found == NULL) {
+		kw_error("config: user '%s' does not exist", name);
+		return KW_ERR_CONFIG;
+	}
+	if (pw.pw_uid == 0) {
+		kw_error("config: user '%s' is root; name an unprivileged user", name);
+		return KW_ERR_CONFIG;
+	}
+	if (geteuid() != 0 && geteuid() != pw.pw_uid) {
+		kw_error("config: user is '%s' but keywardd runs as uid %u: start it as root "
+		         "(it switches) or as that user",
+		         name, (unsigned)geteuid());
+		return KW_ERR_CONFIG;
+	}
+	if (kw_strlcpy(out->name, name, sizeof(out->name)) != 0) {
+		kw_error("config: user name too long");
+		return KW_ERR_CONFIG;
+	}
+	out->set = true;
+	out->uid = pw.pw_uid;
+	out->gid = pw.pw_gid;
+	return 0;
+}
+
+int kw_sandbox_user_enter(const struct kw_sandbox_user *u)
+{
+	if (!u->set || (geteuid() == u->uid && getuid() == u->uid))
+		return 0;
+	/* glibc applies each of these to every thread of the process. Groups
+	 * first: after setresuid we could no longer drop root's. */
+	if (setgroups(1, &u->gid) != 0 || setresgid(u->gid, u->gid, u->gid) != 0 ||
+	    setresuid(u->uid, u->uid, u->uid) != 0) {
+		kw_error("cannot become user '%s': %s", u->name, strerror(errno));
+		return KW_ERR_INTERNAL;
+	}
+	if (setuid(0) == 0 || seteuid(0) == 0 || getuid() != u->uid || getgid() != u->gid) {
+		kw_error("became user '%s' but root could be taken back; stopping", u->name);
+		return KW_ERR_INTERNAL;
+	}
+	return 0;
 }

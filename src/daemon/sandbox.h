@@ -16,9 +16,13 @@
  * and the audit log.
  * Keeper, in addition: no listening or accepting sockets (it only answers
  * its channels and connects out: PostgreSQL, syslog).
+ *
+ * Started as root, both children also become an unprivileged user.
  */
 #ifndef KW_DAEMON_SANDBOX_H
 #define KW_DAEMON_SANDBOX_H
+
+#include <sys/types.h>
 
 #include "../common/common.h"
 
@@ -26,5 +30,27 @@
  * line if the kernel or libseccomp refuses. */
 int kw_sandbox_keeper(void) KW_MUST_CHECK;
 int kw_sandbox_front(void) KW_MUST_CHECK;
+
+/*
+ * The unprivileged user a keywardd started as root gives its children
+ * (config `user:`). The parent resolves it before forking; each child
+ * switches once its privileged start-up is done (the keeper after locking
+ * its secure heap, the front after binding its listeners).
+ */
+struct kw_sandbox_user {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+};
+
+/* Look name up. KW_ERR_CONFIG, logged, for an unknown user, for root, or
+ * when keywardd runs as neither root nor that user (it could not switch). */
+int kw_sandbox_user_resolve(const char *name, struct kw_sandbox_user *out) KW_MUST_CHECK;
+
+/* Become u for good (groups, gid, uid: real, effective and saved, every
+ * thread), and check that root cannot be taken back. Nothing to do if u is
+ * not set or is already who we are. */
+int kw_sandbox_user_enter(const struct kw_sandbox_user *u) KW_MUST_CHECK;
 
 #endif

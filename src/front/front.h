@@ -79,9 +79,10 @@ struct kw_front_conf {
 	unsigned threads;            /* keeper channels; 0 = default */
 	unsigned connection_timeout; /* seconds idle before a keep-alive connection closes */
 	unsigned connection_limit;   /* per listener */
-	/* Called once every listener is up, before the first request: the
-	 * daemon's sandbox. Non-zero stops the front. */
-	int (*listening)(void);
+	/* Called once every listener is bound and its keys read, before the
+	 * first request: the daemon's user switch and syscall filter. Non-zero
+	 * stops the front. */
+	int (*confine)(void);
 };
 
 /*

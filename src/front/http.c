@@ -1144,7 +1144,7 @@ int kw_front_run(const struct kw_front_conf *c, const int *chans, size_t nchans)
 	for (size_t i = 0; i < c->nlisteners; i++)
 		if ((err = listener_start(f, &f->l[i], &c->listeners[i])) != 0)
 			goto out;
-	if (c->listening != NULL && (err = c->listening()) != 0)
+	if (c->confine != NULL && (err = c->confine()) != 0)
 		goto out;
 	err = wait_stop(f, sigfd);
 out:

@@ -83,6 +83,8 @@ static int keeper_start(struct keeper *k, const struct kw_keeper_conf *c)
 	} else {
 		kw_info("power-up self-tests passed");
 	}
+	if (c->confine != NULL && (r = c->confine()) != 0)
+		return r;
 	if ((r = kw_store_open(c->store_url, &k->store)) != 0) {
 		kw_error("cannot open the store");
 		return r;

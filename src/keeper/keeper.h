@@ -46,6 +46,10 @@ struct kw_keeper_conf {
 	char audit_sink[1024];    /* "", "stdout", "syslog" or a file path (JSON lines) */
 	struct kw_net_identity net_ids[KW_NET_IDS_MAX];
 	size_t n_net_ids;
+	/* Called once the secure heap is locked (mlock may need root) and
+	 * before the store opens: the daemon's user switch and syscall filter.
+	 * Non-zero stops the keeper. */
+	int (*confine)(void);
 };
 
 /* Serve the channels until every one is closed (then returns 0) or a fatal

@@ -61,6 +61,20 @@ static void test_plain_listeners(void **state)
 	free(c);
 }
 
+static void test_user(void **state)
+{
+	struct kw_daemon_conf *c = conf_new();
+
+	assert_int_equal(load("listeners: [ { address: '127.0.0.1:8200' } ]\n", c), 0);
+	assert_string_equal(c->user, ""); /* none unless named */
+	assert_int_equal(load("listeners: [ { address: '127.0.0.1:8200' } ]\nuser: keyward\n", c),
+	                 0);
+	assert_string_equal(c->user, "keyward");
+	assert_int_not_equal(load("user: [ keyward ]\n", c), 0);
+	assert_int_not_equal(load("users: keyward\n", c), 0);
+	free(c);
+}
+
 static void test_client_auth(void **state)
 {
 	struct kw_daemon_conf *c = conf_new();
@@ -220,6 +234,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    KW_TEST("/config/plain-listeners", test_plain_listeners),
+	    KW_TEST("/config/user", test_user),
 	    KW_TEST("/config/client-auth", test_client_auth),
 	    KW_TEST("/config/client-auth-refusals", test_client_auth_refusals),
 	    KW_TEST("/config/identity", test_identity),
