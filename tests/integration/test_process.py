@@ -135,6 +135,15 @@ class ProcessTest(harness.KwTestCase):
         d.stop()
         self.assertNotIn("syscall filter", d.log_text)
 
+    def test_a_filter_kill_is_named(self):
+        # A denied call ends the process with SIGSYS; the parent says so
+        # (the signal is sent here: nothing in a healthy front makes one).
+        d, front, keeper = self.start()
+        os.kill(front, signal.SIGSYS)
+        self.assertEqual(self.wait_exit(d), 1)
+        self.assertIn("front was stopped by its syscall filter", d.log_text)
+        self.wait_gone(keeper, "the keeper outlived the front")
+
     def test_keeper_death_stops_the_daemon(self):
         d, front, keeper = self.start()
         os.kill(keeper, signal.SIGKILL)
