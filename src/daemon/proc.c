@@ -44,15 +44,22 @@ static int store_dir_check(void)
 	return 0;
 }
 
-static int keeper_confine(void)
+static int user_enter(void)
 {
 	int r;
 
 	if ((r = kw_sandbox_user_enter(run_as)) != 0)
 		return r;
 	/* A change of user resets the dumpable flag: set it again. */
-	if (kw_process_harden() != 0)
-		return KW_ERR_INTERNAL;
+	return kw_process_harden() == 0 ? 0 : KW_ERR_INTERNAL;
+}
+
+static int keeper_confine(void)
+{
+	int r;
+
+	if ((r = user_enter()) != 0)
+		return r;
 	if (run_as->set && (r = store_dir_check()) != 0)
 		return r;
 	return kw_sandbox_keeper();
@@ -60,13 +67,9 @@ static int keeper_confine(void)
 
 static int front_confine(void)
 {
-	int r;
+	int r = user_enter();
 
-	if ((r = kw_sandbox_user_enter(run_as)) != 0)
-		return r;
-	if (kw_process_harden() != 0)
-		return KW_ERR_INTERNAL;
-	return kw_sandbox_front();
+	return r != 0 ? r : kw_sandbox_front();
 }
 
 static void close_all(int *fds, size_t n)

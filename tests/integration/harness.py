@@ -540,6 +540,15 @@ class KwTestCase(unittest.TestCase):
         self.addCleanup(d.cleanup)
         return d
 
+    def assert_signs(self, d, key):
+        """d makes an ECDSA key and signs with it (the root token)."""
+        r = d.request("POST", "/v1/transit/keys/" + key, {"type": "ecdsa-p256"},
+                      token=d.root_token)
+        self.assertIn(r.status, (200, 204), r)
+        r = d.request("POST", "/v1/transit/sign/" + key, {"input": "aGVsbG8="},
+                      token=d.root_token)
+        self.assertEqual(r.status, 200, r)
+
     def run(self, result=None):
         self._test_daemons = []
         if result is None:
