@@ -24,9 +24,10 @@
 
 #include "sandbox.h"
 
-/* Call numbers at and above this are not checked for names (x86_64 and
- * arm64 stay below 512). */
-#define SANDBOX_NR_MAX 1024
+/* refuse_unnamed covers call numbers below this: x86_64 and arm64 have
+ * under 470 today, and 1024 would quadruple the filter (837 BPF
+ * instructions instead of 188) for numbers decades away. */
+#define SANDBOX_NR_MAX 512
 
 static const char *const denied_both[] = {
     /* programs */
