@@ -1,5 +1,7 @@
 /* buf.c: growable buffers that wipe on reset and free (they may carry secrets). */
 #include <stdlib.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
@@ -54,6 +56,26 @@ int kw_buf_append(struct kw_buf *b, const void *p, size_t n)
 int kw_buf_append_str(struct kw_buf *b, const char *s)
 {
 	return kw_buf_append(b, s, strlen(s));
+}
+
+int kw_buf_appendf(struct kw_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return KW_ERR_INVALID;
+	/* One more for vsnprintf's NUL, which the length then leaves out. */
+	if ((r = kw_buf_reserve(b, (size_t)n + 1)) != 0)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
 }
 
 int kw_buf_append_u8(struct kw_buf *b, uint8_t v)

@@ -102,6 +102,8 @@ void kw_buf_init(struct kw_buf *b);
 int kw_buf_reserve(struct kw_buf *b, size_t extra) KW_MUST_CHECK;
 int kw_buf_append(struct kw_buf *b, const void *p, size_t n) KW_MUST_CHECK;
 int kw_buf_append_str(struct kw_buf *b, const char *s) KW_MUST_CHECK;
+int kw_buf_appendf(struct kw_buf *b, const char *fmt, ...) KW_MUST_CHECK
+    __attribute__((format(printf, 2, 3)));
 int kw_buf_append_u8(struct kw_buf *b, uint8_t v) KW_MUST_CHECK;
 int kw_buf_append_u16(struct kw_buf *b, uint16_t v) KW_MUST_CHECK; /* big-endian */
 int kw_buf_append_u32(struct kw_buf *b, uint32_t v) KW_MUST_CHECK;

@@ -101,7 +101,10 @@ const struct kw_route *kw_routes(size_t *n); /* the whole table, for tests */
 struct kw_resp {
 	unsigned status; /* HTTP status */
 	json_t *json;    /* owned; NULL = no body */
-	char allow[64];  /* Allow header for 405, "" otherwise */
+	char *text;      /* owned, text_len bytes: a body that is not JSON */
+	size_t text_len;
+	const char *content_type; /* of text (a literal) */
+	char allow[64];           /* Allow header for 405, "" otherwise */
 };
 void kw_resp_cleanup(struct kw_resp *out);
 /* The one table from KW_ERR_* to HTTP status. */
@@ -114,6 +117,10 @@ int kw_resp_data(const struct kw_req *r, struct kw_resp *out, json_t *data) KW_M
 int kw_resp_auth(const struct kw_req *r, struct kw_resp *out, json_t *auth) KW_MUST_CHECK;
 /* A bare JSON body (stolen) with this status. */
 int kw_resp_json(struct kw_resp *out, unsigned status, json_t *body) KW_MUST_CHECK;
+/* A copy of len bytes of text, sent as content_type (a literal). Never
+ * for secrets: the copy is freed without wiping. */
+int kw_resp_text(struct kw_resp *out, unsigned status, const char *content_type, const char *text,
+                 size_t len) KW_MUST_CHECK;
 void kw_resp_empty(struct kw_resp *out); /* 204 */
 /* An error response for err with r's sentence. */
 int kw_resp_error(struct kw_resp *out, int err, const struct kw_fail *f) KW_MUST_CHECK;
@@ -299,6 +306,10 @@ void kw_dispatch(struct kw_req *r, const struct kw_body *body, struct kw_resp *o
 
 /* ---- handlers: sys.c ---- */
 int kw_h_health(struct kw_req *r, struct kw_resp *out);
+/* metrics.c: the handler, and the front's two counters. */
+int kw_h_metrics(struct kw_req *r, struct kw_resp *out);
+void kw_metrics_response(unsigned status);
+void kw_metrics_duration(uint64_t us);
 int kw_h_seal_status(struct kw_req *r, struct kw_resp *out);
 int kw_h_init_get(struct kw_req *r, struct kw_resp *out);
 int kw_h_init_put(struct kw_req *r, struct kw_resp *out);

@@ -94,6 +94,7 @@ struct conn_state {
 	struct kw_req req;
 	struct kw_resp resp;
 	char *path;
+	uint64_t start_ns; /* the request's first byte (monotonic), for its duration */
 };
 
 struct kw_front {
@@ -262,6 +263,16 @@ int kw_body_append(struct kw_body *b, const void *p, size_t n)
 
 /* ---- answering ---- */
 
+/* Every answer goes out here, counted by status for sys/metrics. */
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, struct MHD_Response *mr)
+{
+	enum MHD_Result ret = MHD_queue_response(c, status, mr);
+
+	if (ret == MHD_YES)
+		kw_metrics_response(status);
+	return ret;
+}
+
 static const char nomem_body[] = "{\"errors\":[\"out of memory\"],\"code\":\"out_of_memory\"}";
 
 static enum MHD_Result queue_static(struct MHD_Connection *c, unsigned status, const char *text)
@@ -273,7 +284,7 @@ static enum MHD_Result queue_static(struct MHD_Connection *c, unsigned status, c
 	if (mr == NULL)
 		return MHD_NO;
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	ret = MHD_queue_response(c, status, mr);
+	ret = respond(c, status, mr);
 	MHD_destroy_response(mr);
 	return ret;
 }
@@ -298,6 +309,12 @@ static enum MHD_Result queue(struct MHD_Connection *c, const struct kw_resp *res
 		}
 		/* Exactly this value: hvac reads error bodies only if it matches. */
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	} else if (resp->text != NULL) {
+		mr = MHD_create_response_from_buffer(resp->text_len, resp->text,
+		                                     MHD_RESPMEM_MUST_COPY);
+		if (mr == NULL)
+			return MHD_NO;
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
 	} else {
 		mr = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 		if (mr == NULL)
@@ -306,7 +323,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, const struct kw_resp *res
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (resp->allow[0] != '\0')
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
-	ret = MHD_queue_response(c, resp->status, mr);
+	ret = respond(c, resp->status, mr);
 	MHD_destroy_response(mr);
 	return ret;
 }
@@ -516,8 +533,9 @@ static enum MHD_Result run(struct MHD_Connection *c, struct conn_state *st)
 	 * could carry a secret (a token pasted into a URL). */
 	kw_debug("%s -> %u (request %s)", st->req.route ? st->req.route->pattern : "(no route)",
 	         st->resp.status, st->req.id);
-	ret = st->resp.json || st->resp.status == 204 ? queue(c, &st->resp)
-	                                              : queue_static(c, 500, nomem_body);
+	ret = st->resp.json || st->resp.text || st->resp.status == 204
+	          ? queue(c, &st->resp)
+	          : queue_static(c, 500, nomem_body);
 	state_release(st);
 	return ret;
 }
@@ -561,6 +579,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		if (st == NULL)
 			return MHD_NO;
 		kw_body_init(&st->body, l->front->body_max);
+		st->start_ns = kw_monotonic_ns();
 		*con_cls = st;
 		/* Refuse before reading a byte; MHD then closes the connection
 		 * instead of draining the body. */
@@ -590,6 +609,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (st == NULL)
 		return;
+	kw_metrics_duration((kw_monotonic_ns() - st->start_ns) / 1000);
 	kw_body_cleanup(&st->body);
 	free(st);
 	*con_cls = NULL;

@@ -44,7 +44,20 @@ unsigned kw_http_status(int err)
 void kw_resp_cleanup(struct kw_resp *out)
 {
 	json_decref(out->json);
+	free(out->text);
 	memset(out, 0, sizeof(*out));
+}
+
+int kw_resp_text(struct kw_resp *out, unsigned status, const char *content_type, const char *text,
+                 size_t len)
+{
+	if ((out->text = malloc(len ? len : 1)) == NULL)
+		return KW_ERR_NOMEM;
+	memcpy(out->text, text, len);
+	out->text_len = len;
+	out->content_type = content_type;
+	out->status = status;
+	return 0;
 }
 
 json_t *kw_json_bytes(const uint8_t *p, size_t n, bool hex)

@@ -22,6 +22,7 @@ static const struct kw_route routes[] = {
     /* seal and health: sys.c */
     {GET, "sys/health", kw_h_health},
     {GET, "sys/seal-status", kw_h_seal_status},
+    {GET, "sys/metrics", kw_h_metrics}, /* metrics.c */
     {GET, "sys/init", kw_h_init_get},
     {POST, "sys/init", kw_h_init_put},
     {POST, "sys/unseal", kw_h_unseal},

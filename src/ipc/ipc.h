@@ -175,7 +175,9 @@
 	/* NAME -> */                                                                              \
 	X(P11_OBJECT_DELETE, 98, "p11-object-delete")                                              \
 	/* -> NAME* */                                                                             \
-	X(P11_OBJECT_LIST, 99, "p11-object-list")
+	X(P11_OBJECT_LIST, 99, "p11-object-list")                                                  \
+	/* (read on sys/metrics) -> METRICS_TEXT: the keeper's Prometheus text lines */            \
+	X(METRICS, 100, "metrics")
 
 enum kw_msg_type {
 #define KW_MSG_ENUM(name, id, str) KW_MSG_##name = (id),
@@ -302,7 +304,8 @@ enum kw_ipc_kind { KW_IPC_U32 = 1, KW_IPC_U64, KW_IPC_STR, KW_IPC_BYTES };
 	X(OBJ_KEY, 131, STR)     /* the key an object belongs to, "" = none */                     \
 	X(OBJ_ID, 132, BYTES)                                                                      \
 	X(OBJ_LABEL, 133, STR)                                                                     \
-	X(OBJ_ATTRS, 134, STR) /* JSON object of strings the front validated */
+	X(OBJ_ATTRS, 134, STR) /* JSON object of strings the front validated */                    \
+	X(METRICS_TEXT, 135, STR)
 
 enum kw_ipc_tag {
 #define KW_TAG_ENUM(name, id, kind) KW_T_##name = (id),

@@ -77,6 +77,7 @@ static const struct keeper_handler handlers[] = {
     {KW_MSG_P11_OBJECT_GET, LOCK_READ, true, keeper_answer_p11_object_get, NULL},
     {KW_MSG_P11_OBJECT_DELETE, LOCK_READ, true, keeper_answer_p11_object_delete, NULL},
     {KW_MSG_P11_OBJECT_LIST, LOCK_READ, true, keeper_answer_p11_object_list, NULL},
+    {KW_MSG_METRICS, LOCK_READ, true, keeper_answer_metrics, NULL},
     /* The front's own requests, without a token: they set their path. */
     {KW_MSG_AUTH_LOAD, LOCK_READ, true, keeper_answer_auth_load, NULL},
     {KW_MSG_AUTH_LOGIN, LOCK_READ, true, keeper_answer_auth_login, NULL},
@@ -215,6 +216,8 @@ out:
 		kreq_fail(&r, KW_ERR_UNAVAILABLE, WITHHELD);
 done:
 	keeper_identity_cleanup(&r.id);
+	/* Before the release: a deferred reply is ours until then. */
+	keeper_metrics_count(k, msg->type, reply->status);
 	if (r.deferred)
 		call_release(c);
 	return r.deferred;

@@ -20,6 +20,9 @@
 #include "../store/store.h"
 #include "keeper.h"
 
+/* Bounds of keeper.answered: message ids and -KW_ERR_* both stay below. */
+#define KEEPER_METRICS_TYPES      128
+#define KEEPER_METRICS_RESULTS    32
 #define KEEPER_KEY_BUCKETS        1024
 #define KEEPER_AUTH_BUCKETS       256
 #define KEEPER_VERSION_HMAC_BYTES 32
@@ -127,6 +130,10 @@ struct keeper {
 	 * dropped on every change: logins never read the store. */
 	pthread_mutex_t mount_mu;
 	struct keeper_mounts *mounts; /* NULL = not loaded */
+
+	/* Requests answered, by message type and result (0 = ok, else
+	 * -KW_ERR_*), counted atomically for GET sys/metrics (metrics.c). */
+	uint64_t answered[KEEPER_METRICS_TYPES][KEEPER_METRICS_RESULTS];
 };
 
 /* A request being answered: the message, its reply, who asked. */
@@ -235,6 +242,10 @@ int keeper_answer_p11_object_put(struct kreq *r);
 int keeper_answer_p11_object_get(struct kreq *r);
 int keeper_answer_p11_object_delete(struct kreq *r);
 int keeper_answer_p11_object_list(struct kreq *r);
+
+/* ---- metrics.c ---- */
+void keeper_metrics_count(struct keeper *k, uint16_t type, int status);
+int keeper_answer_metrics(struct kreq *r);
 
 /* audit.c */
 int keeper_audit_open(struct keeper *k) KW_MUST_CHECK;

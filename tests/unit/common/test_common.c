@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,26 @@ static void buf_grows_and_wipes(void **state)
 	assert_null(b.data);
 }
 
+/* Formatted appends, across reallocations, with no NUL left in the length. */
+static void buf_appendf(void **state)
+{
+	struct kw_buf b;
+	char want[64];
+
+	kw_buf_init(&b);
+	assert_int_equal(kw_buf_appendf(&b, "%s=%d", "a", 1), 0);
+	assert_int_equal(b.len, 3);
+	assert_memory_equal(b.data, "a=1", 3);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(kw_buf_appendf(&b, " %04d", i), 0);
+	assert_int_equal(b.len, 3 + 1000 * 5);
+	snprintf(want, sizeof(want), " %04d", 999);
+	assert_memory_equal(b.data + b.len - 5, want, 5);
+	assert_int_equal(kw_buf_appendf(&b, "%s", ""), 0);
+	assert_int_equal(b.len, 3 + 1000 * 5);
+	kw_buf_cleanup(&b);
+}
+
 static void duration_parse(void **state)
 {
 	int64_t s;
@@ -178,11 +199,17 @@ static void cidr_parse_and_match(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(b64_roundtrip),          cmocka_unit_test(b64_rfc4648_vectors),
-	    cmocka_unit_test(b64_rejects_bad),        cmocka_unit_test(b64url_unpadded),
-	    cmocka_unit_test(hex_roundtrip),          cmocka_unit_test(buf_grows_and_wipes),
-	    cmocka_unit_test(duration_parse),         cmocka_unit_test(err_table_is_consistent),
-	    cmocka_unit_test(secure_alloc_is_zeroed), cmocka_unit_test(cidr_parse_and_match),
+	    cmocka_unit_test(b64_roundtrip),
+	    cmocka_unit_test(b64_rfc4648_vectors),
+	    cmocka_unit_test(b64_rejects_bad),
+	    cmocka_unit_test(b64url_unpadded),
+	    cmocka_unit_test(hex_roundtrip),
+	    cmocka_unit_test(buf_grows_and_wipes),
+	    cmocka_unit_test(buf_appendf),
+	    cmocka_unit_test(duration_parse),
+	    cmocka_unit_test(err_table_is_consistent),
+	    cmocka_unit_test(secure_alloc_is_zeroed),
+	    cmocka_unit_test(cidr_parse_and_match),
 	};
 	return cmocka_run_group_tests_name("/common", tests, NULL, NULL);
 }
