@@ -464,6 +464,14 @@ static int limits_field(const char *key, struct fy_node *v, void *ctx)
 		if ((r = number(v, "limits.threads", 256, &n)) != 0)
 			return r;
 		c->front.threads = (unsigned)n;
+	} else if (strcmp(key, "rate") == 0) {
+		if ((r = number(v, "limits.rate", 1000000, &n)) != 0)
+			return r;
+		c->front.rate = (unsigned)n;
+	} else if (strcmp(key, "burst") == 0) {
+		if ((r = number(v, "limits.burst", 1000000, &n)) != 0)
+			return r;
+		c->front.burst = (unsigned)n;
 	} else if (strcmp(key, "connection_timeout") == 0) {
 		if ((r = number(v, "limits.connection_timeout", 86400, &n)) != 0)
 			return r;
@@ -510,8 +518,9 @@ static int audit_field(const char *key, struct fy_node *v, void *ctx)
 static int top_field(const char *key, struct fy_node *v, void *ctx)
 {
 	static const char *const storage_keys[] = {"path", NULL};
-	static const char *const limits_keys[] = {"max_body_bytes", "threads", "connection_timeout",
-	                                          "connection_limit", NULL};
+	static const char *const limits_keys[] = {
+	    "max_body_bytes", "threads", "connection_timeout", "connection_limit", "rate",
+	    "burst",          NULL};
 	static const char *const audit_keys[] = {"forced", "dir", "sink", NULL};
 	struct kw_daemon_conf *c = ctx;
 	char level[16];
@@ -521,8 +530,15 @@ static int top_field(const char *key, struct fy_node *v, void *ctx)
 		return mapping_walk(v, "storage", storage_keys, storage_field, c);
 	if (strcmp(key, "listeners") == 0)
 		return listeners_load(v, c);
-	if (strcmp(key, "limits") == 0)
-		return mapping_walk(v, "limits", limits_keys, limits_field, c);
+	if (strcmp(key, "limits") == 0) {
+		if ((r = mapping_walk(v, "limits", limits_keys, limits_field, c)) != 0)
+			return r;
+		if (c->front.burst != 0 && c->front.rate == 0) {
+			kw_error("config: limits.burst needs limits.rate (requests a second)");
+			return KW_ERR_CONFIG;
+		}
+		return 0;
+	}
 	if (strcmp(key, "audit") == 0)
 		return mapping_walk(v, "audit", audit_keys, audit_field, c);
 	if (strcmp(key, "user") == 0)

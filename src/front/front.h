@@ -79,6 +79,8 @@ struct kw_front_conf {
 	unsigned threads;            /* keeper channels; 0 = default */
 	unsigned connection_timeout; /* seconds idle before a keep-alive connection closes */
 	unsigned connection_limit;   /* per listener */
+	unsigned rate;               /* requests a second per client address; 0 = no limit */
+	unsigned burst;              /* requests at once per address; 0 = rate */
 	/* Called once every listener is bound and its keys read, before the
 	 * first request: the daemon's user switch and syscall filter. Non-zero
 	 * stops the front. */

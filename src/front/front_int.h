@@ -105,6 +105,7 @@ struct kw_resp {
 	size_t text_len;
 	const char *content_type; /* of text (a literal) */
 	char allow[64];           /* Allow header for 405, "" otherwise */
+	unsigned retry_after;     /* Retry-After seconds (429), 0 = none */
 };
 void kw_resp_cleanup(struct kw_resp *out);
 /* The one table from KW_ERR_* to HTTP status. */
@@ -305,6 +306,28 @@ void kw_front_fatal(struct kw_front *front);
 void kw_dispatch(struct kw_req *r, const struct kw_body *body, struct kw_resp *out);
 
 /* ---- handlers: sys.c ---- */
+/* ---- ratelimit.c: a token bucket per client address ---- */
+#define RL_STRIPES      64 /* mutexes */
+#define RL_STRIPE_SLOTS 64 /* addresses remembered per stripe */
+#define RL_PROBE        8  /* slots an address may sit in */
+struct kw_rl_slot {
+	char addr[KW_REMOTE_BYTES];
+	double tokens;
+	uint64_t last_ns; /* monotonic; 0 = free */
+};
+struct kw_ratelimit {
+	double rate, burst; /* rate 0: off */
+	struct kw_rl_slot *slots;
+	pthread_mutex_t mu[RL_STRIPES];
+};
+/* rate requests a second per address, burst at once (0 = rate); rate 0
+ * turns the limiter off. */
+int kw_ratelimit_init(struct kw_ratelimit *rl, unsigned rate, unsigned burst) KW_MUST_CHECK;
+void kw_ratelimit_cleanup(struct kw_ratelimit *rl);
+/* 0: addr may make a request now (it used a token); otherwise the whole
+ * seconds until it may (a Retry-After). */
+unsigned kw_ratelimit_take(struct kw_ratelimit *rl, const char *addr, uint64_t now_ns);
+
 int kw_h_health(struct kw_req *r, struct kw_resp *out);
 /* metrics.c: the handler, and the front's two counters. */
 int kw_h_metrics(struct kw_req *r, struct kw_resp *out);

@@ -102,6 +102,7 @@ struct kw_front {
 	struct kw_listener l[KW_LISTENERS_MAX];
 	size_t body_max;
 	struct kw_chanpool pool; /* the keeper channels */
+	struct kw_ratelimit rl;  /* per client address (limits.rate) */
 	int stop_fd;             /* eventfd written by kw_front_fatal */
 };
 
@@ -323,6 +324,12 @@ static enum MHD_Result queue(struct MHD_Connection *c, const struct kw_resp *res
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (resp->allow[0] != '\0')
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
+	if (resp->retry_after != 0) {
+		char secs[16];
+
+		snprintf(secs, sizeof(secs), "%u", resp->retry_after);
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+	}
 	ret = respond(c, resp->status, mr);
 	MHD_destroy_response(mr);
 	return ret;
@@ -352,6 +359,30 @@ static enum MHD_Result queue_refusal(struct MHD_Connection *c, unsigned status, 
 	ret = queue(c, &resp);
 	kw_resp_cleanup(&resp);
 	return ret;
+}
+
+/* 429 with the seconds until this address may try again. */
+static enum MHD_Result queue_rate_limited(struct MHD_Connection *c, unsigned wait)
+{
+	struct kw_resp resp = {.status = 429, .retry_after = wait};
+	enum MHD_Result ret;
+	char text[160];
+
+	snprintf(text, sizeof(text),
+	         "rate limit exceeded: too many requests from this address; retry in %u s", wait);
+	if ((resp.json = kw_error_json(text, "rate_limited")) == NULL)
+		return queue_static(c, 500, nomem_body);
+	ret = queue(c, &resp);
+	kw_resp_cleanup(&resp);
+	return ret;
+}
+
+/* Probes and scrapes are not limited: a busy client must not get its
+ * kubelet to restart keyward, nor blind its monitoring. */
+static bool rate_exempt(const char *path)
+{
+	return strcmp(path, "sys/health") == 0 || strcmp(path, "sys/seal-status") == 0 ||
+	       strcmp(path, "sys/metrics") == 0;
 }
 
 /* ---- one request ---- */
@@ -488,6 +519,7 @@ static int prepare(struct kw_listener *l, struct MHD_Connection *c, const char *
                    const char *method, struct conn_state *st, enum MHD_Result *ret)
 {
 	struct kw_req *r = &st->req;
+	unsigned wait;
 	size_t n;
 
 	kw_req_init(r, l->front, &l->front->pool);
@@ -520,6 +552,11 @@ static int prepare(struct kw_listener *l, struct MHD_Connection *c, const char *
 	if (n > 0 && st->path[n - 1] == '/')
 		st->path[n - 1] = '\0';
 	r->path = st->path;
+	if (l->front->rl.rate > 0 && !rate_exempt(r->path) &&
+	    (wait = kw_ratelimit_take(&l->front->rl, r->remote, kw_monotonic_ns())) != 0) {
+		*ret = queue_rate_limited(c, wait);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1112,7 +1149,8 @@ static int front_open(struct kw_front *f, const struct kw_front_conf *c, const i
 	for (size_t i = 0; i < KW_LISTENERS_MAX; i++)
 		f->l[i].fd = f->l[i].wake_fd = -1;
 	f->body_max = c->max_body_bytes ? c->max_body_bytes : KW_BODY_MAX_DEFAULT;
-	if ((err = kw_chanpool_init(&f->pool, chans, nchans)) != 0)
+	if ((err = kw_chanpool_init(&f->pool, chans, nchans)) != 0 ||
+	    (err = kw_ratelimit_init(&f->rl, c->rate, c->burst)) != 0)
 		return err;
 	f->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return f->stop_fd < 0 ? KW_ERR_IO : 0;
@@ -1126,6 +1164,7 @@ static void front_close(struct kw_front *f)
 	for (size_t i = 0; i < KW_LISTENERS_MAX; i++)
 		listener_stop(&f->l[i]);
 	kw_chanpool_cleanup(&f->pool);
+	kw_ratelimit_cleanup(&f->rl);
 	if (f->stop_fd >= 0)
 		close(f->stop_fd);
 }

@@ -75,6 +75,24 @@ static void test_user(void **state)
 	free(c);
 }
 
+static void test_rate_limit(void **state)
+{
+	struct kw_daemon_conf *c = conf_new();
+
+	assert_int_equal(load("listeners: [ { address: '127.0.0.1:8200' } ]\n", c), 0);
+	assert_int_equal(c->front.rate, 0); /* no limit unless set */
+	assert_int_equal(load("listeners: [ { address: '127.0.0.1:8200' } ]\n"
+	                      "limits: { rate: 50, burst: 100 }\n",
+	                      c),
+	                 0);
+	assert_int_equal(c->front.rate, 50);
+	assert_int_equal(c->front.burst, 100);
+	assert_int_not_equal(load("limits: { burst: 10 }\n", c), 0); /* burst needs a rate */
+	assert_int_not_equal(load("limits: { rate: -1 }\n", c), 0);
+	assert_int_not_equal(load("limits: { rate: 2000000 }\n", c), 0);
+	free(c);
+}
+
 static void test_client_auth(void **state)
 {
 	struct kw_daemon_conf *c = conf_new();
@@ -235,6 +253,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    KW_TEST("/config/plain-listeners", test_plain_listeners),
 	    KW_TEST("/config/user", test_user),
+	    KW_TEST("/config/rate-limit", test_rate_limit),
 	    KW_TEST("/config/client-auth", test_client_auth),
 	    KW_TEST("/config/client-auth-refusals", test_client_auth_refusals),
 	    KW_TEST("/config/identity", test_identity),

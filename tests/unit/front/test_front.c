@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -910,6 +911,65 @@ static void dispatch_no_keeper(void **state)
 		name, fn, NULL, NULL, NULL                                                         \
 	}
 
+/* ---- rate limit (ratelimit.c), on a clock the test moves ---- */
+
+#define SEC 1000000000ull
+
+static void ratelimit_bucket(void **state)
+{
+	struct kw_ratelimit rl;
+	uint64_t t = 5 * SEC;
+
+	assert_int_equal(kw_ratelimit_init(&rl, 2, 3), 0);
+	/* A burst of 3, then the 4th waits: 0.5 s for a token, rounded up. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(kw_ratelimit_take(&rl, "10.0.0.1", t), 0);
+	assert_int_equal(kw_ratelimit_take(&rl, "10.0.0.1", t), 1);
+	/* Another address has its own bucket. */
+	assert_int_equal(kw_ratelimit_take(&rl, "10.0.0.2", t), 0);
+	/* Refused requests take nothing: after 0.5 s one token is back. */
+	assert_int_equal(kw_ratelimit_take(&rl, "10.0.0.1", t + SEC / 4), 1);
+	assert_int_equal(kw_ratelimit_take(&rl, "10.0.0.1", t + SEC / 2), 0);
+	assert_int_equal(kw_ratelimit_take(&rl, "10.0.0.1", t + SEC / 2), 1);
+	/* A long pause refills to the burst, not beyond. */
+	t += 100 * SEC;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(kw_ratelimit_take(&rl, "10.0.0.1", t), 0);
+	assert_int_not_equal(kw_ratelimit_take(&rl, "10.0.0.1", t), 0);
+	kw_ratelimit_cleanup(&rl);
+}
+
+static void ratelimit_slow_rate_waits_longer(void **state)
+{
+	struct kw_ratelimit rl;
+
+	assert_int_equal(kw_ratelimit_init(&rl, 1, 0), 0); /* burst 0 = rate */
+	assert_int_equal(kw_ratelimit_take(&rl, "::1", SEC), 0);
+	assert_int_equal(kw_ratelimit_take(&rl, "::1", SEC), 1);
+	assert_int_equal(kw_ratelimit_take(&rl, "::1", SEC + SEC / 10), 1);
+	assert_int_equal(kw_ratelimit_take(&rl, "::1", 2 * SEC), 0);
+	kw_ratelimit_cleanup(&rl);
+}
+
+/* More addresses than the table holds: a newcomer is never refused (it
+ * takes over an idle slot with a full bucket), and rate 0 is no limit. */
+static void ratelimit_table_full_and_off(void **state)
+{
+	struct kw_ratelimit rl, off;
+	char addr[32];
+
+	assert_int_equal(kw_ratelimit_init(&rl, 1, 1), 0);
+	for (unsigned i = 0; i < 4 * RL_STRIPES * RL_STRIPE_SLOTS; i++) {
+		snprintf(addr, sizeof(addr), "10.%u.%u.%u", i >> 16 & 255, i >> 8 & 255, i & 255);
+		assert_int_equal(kw_ratelimit_take(&rl, addr, SEC + i), 0);
+	}
+	kw_ratelimit_cleanup(&rl);
+	assert_int_equal(kw_ratelimit_init(&off, 0, 0), 0);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(kw_ratelimit_take(&off, "10.0.0.1", SEC), 0);
+	kw_ratelimit_cleanup(&off);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -944,6 +1004,9 @@ int main(int argc, char **argv)
 	    T("/front/body/limit", body_limit),
 	    T("/front/uuid/format", uuid_format),
 	    T("/front/chanpool/basics", chanpool),
+	    T("/front/ratelimit/bucket", ratelimit_bucket),
+	    T("/front/ratelimit/slow-rate", ratelimit_slow_rate_waits_longer),
+	    T("/front/ratelimit/table-full-and-off", ratelimit_table_full_and_off),
 	    T("/front/dispatch/no-path", dispatch_no_path),
 	    T("/front/dispatch/bad-method", dispatch_bad_method),
 	    T("/front/dispatch/too-large", dispatch_too_large),
