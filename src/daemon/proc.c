@@ -36,8 +36,8 @@ static int store_dir_check(void)
 		return 0; /* not a file, or in the working directory */
 	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 	if (dir[0] != '\0' && access(dir, W_OK | X_OK) != 0) {
-		kw_error("the store's directory %s is not writable by user '%s': chown it to "
-		         "that user",
+		kw_error("the store's directory %s is not writable by user '%s': it must belong "
+		         "to that user, and the directories above it let the user through",
 		         dir, run_as->name);
 		return KW_ERR_CONFIG;
 	}
