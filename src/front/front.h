@@ -82,8 +82,8 @@ struct kw_front_conf {
 	unsigned rate;               /* requests a second per client address; 0 = no limit */
 	unsigned burst;              /* requests at once per address; 0 = rate */
 	/* Called once every listener is bound and its keys read, before the
-	 * first request: the daemon's user switch and syscall filter. Non-zero
-	 * stops the front. */
+	 * first connection is accepted: the daemon's user switch and syscall
+	 * filter. Non-zero stops the front. */
 	int (*confine)(void);
 };
 

@@ -1015,8 +1015,9 @@ static struct MHD_Daemon *daemon_start(struct kw_front *f, struct kw_listener *l
 	    NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
-static int listener_start(struct kw_front *f, struct kw_listener *l,
-                          const struct kw_listener_conf *lc)
+/* Check, bind and make ready everything but accepting (listener_serve). */
+static int listener_open(struct kw_front *f, struct kw_listener *l,
+                         const struct kw_listener_conf *lc)
 {
 	int err;
 
@@ -1032,6 +1033,13 @@ static int listener_start(struct kw_front *f, struct kw_listener *l,
 		return err;
 	if ((l->wake_fd = eventfd(0, EFD_CLOEXEC)) < 0)
 		return KW_ERR_IO;
+	return 0;
+}
+
+/* Start accepting: connections that came since the bind waited in the
+ * backlog, so none is served before the front is confined. */
+static int listener_serve(struct kw_listener *l)
+{
 	if (pthread_create(&l->acceptor, NULL, acceptor_run, l) != 0) {
 		kw_error("listener %s: cannot start the acceptor thread", l->address);
 		return KW_ERR_INTERNAL;
@@ -1201,10 +1209,13 @@ int kw_front_run(const struct kw_front_conf *c, const int *chans, size_t nchans)
 	if ((err = front_open(f, c, chans, nchans)) != 0)
 		goto out;
 	for (size_t i = 0; i < c->nlisteners; i++)
-		if ((err = listener_start(f, &f->l[i], &c->listeners[i])) != 0)
+		if ((err = listener_open(f, &f->l[i], &c->listeners[i])) != 0)
 			goto out;
 	if (c->confine != NULL && (err = c->confine()) != 0)
 		goto out;
+	for (size_t i = 0; i < c->nlisteners; i++)
+		if ((err = listener_serve(&f->l[i])) != 0)
+			goto out;
 	err = wait_stop(f, sigfd);
 out:
 	if (f != NULL) {
