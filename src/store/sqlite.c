@@ -287,6 +287,20 @@ int sq_run_name(struct sq_store *q, const char *op, enum sq_stmt id, const char 
 	return sq_run(q, op, id);
 }
 
+int sq_change_name(struct sq_store *q, const char *op, enum sq_stmt id, const char *name)
+{
+	int ret = sq_run_name(q, op, id, name);
+
+	return ret == 0 && sqlite3_changes(q->db) == 0 ? KW_ERR_NOT_FOUND : ret;
+}
+
+int sq_select_name(struct sq_store *q, const char *op, enum sq_stmt id, const char *name)
+{
+	if (sq_bind_str(q->st[id], 1, name) != SQLITE_OK)
+		return sq_fail(q, op, id);
+	return sq_step_one(q, op, id);
+}
+
 int sq_begin(struct sq_store *q, const char *op)
 {
 	return sq_run(q, op, SQ_BEGIN);
@@ -732,10 +746,7 @@ static int sq_meta_get(struct kw_store *s, const char *name, uint8_t **val, size
 	int ret;
 
 	pthread_mutex_lock(&q->lock);
-	if (sq_bind_str(st, 1, name) != SQLITE_OK)
-		ret = sq_fail(q, op, SQ_META_GET);
-	else
-		ret = sq_step_one(q, op, SQ_META_GET);
+	ret = sq_select_name(q, op, SQ_META_GET, name);
 	if (ret == 0)
 		ret = sq_col_blob(op, st, 0, val, len);
 	sq_reset(st);
@@ -912,10 +923,7 @@ static int sq_key_load(struct kw_store *s, const char *name, struct kw_store_key
 	int ret;
 
 	pthread_mutex_lock(&q->lock);
-	if (sq_bind_str(st, 1, name) != SQLITE_OK)
-		ret = sq_fail(q, op, SQ_KEY_SELECT);
-	else
-		ret = sq_step_one(q, op, SQ_KEY_SELECT);
+	ret = sq_select_name(q, op, SQ_KEY_SELECT, name);
 	if (ret == 0)
 		ret = sq_read_key(op, st, &k);
 	sq_reset(st);
@@ -1076,9 +1084,7 @@ static int sq_key_delete(struct kw_store *s, const char *name)
 	ret = sq_run_name(q, op, SQ_VERSION_DELETE, name);
 	if (ret)
 		goto out;
-	ret = sq_run_name(q, op, SQ_KEY_DELETE, name);
-	if (ret == 0 && sqlite3_changes(q->db) == 0)
-		ret = KW_ERR_NOT_FOUND;
+	ret = sq_change_name(q, op, SQ_KEY_DELETE, name);
 	if (ret)
 		goto out;
 	ret = sq_commit(q, op);
@@ -1322,10 +1328,7 @@ static int sq_policy_get(struct kw_store *s, const char *name, char **json)
 	int ret;
 
 	pthread_mutex_lock(&q->lock);
-	if (sq_bind_str(st, 1, name) != SQLITE_OK)
-		ret = sq_fail(q, op, SQ_POLICY_SELECT);
-	else
-		ret = sq_step_one(q, op, SQ_POLICY_SELECT);
+	ret = sq_select_name(q, op, SQ_POLICY_SELECT, name);
 	if (ret == 0)
 		ret = sq_col_strdup(op, st, 0, false, json);
 	sq_reset(st);
@@ -1339,9 +1342,7 @@ static int sq_policy_delete(struct kw_store *s, const char *name)
 	int ret;
 
 	pthread_mutex_lock(&q->lock);
-	ret = sq_run_name(q, "policy_delete", SQ_POLICY_DELETE, name);
-	if (ret == 0 && sqlite3_changes(q->db) == 0)
-		ret = KW_ERR_NOT_FOUND;
+	ret = sq_change_name(q, "policy_delete", SQ_POLICY_DELETE, name);
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
@@ -1376,10 +1377,7 @@ static int sq_object_get(struct kw_store *s, const char *name, uint8_t **blob, s
 	int ret;
 
 	pthread_mutex_lock(&q->lock);
-	if (sq_bind_str(st, 1, name) != SQLITE_OK)
-		ret = sq_fail(q, op, SQ_OBJECT_SELECT);
-	else
-		ret = sq_step_one(q, op, SQ_OBJECT_SELECT);
+	ret = sq_select_name(q, op, SQ_OBJECT_SELECT, name);
 	if (ret == 0)
 		ret = sq_col_blob(op, st, 0, blob, len);
 	sq_reset(st);
@@ -1393,9 +1391,7 @@ static int sq_object_delete(struct kw_store *s, const char *name)
 	int ret;
 
 	pthread_mutex_lock(&q->lock);
-	ret = sq_run_name(q, "object_delete", SQ_OBJECT_DELETE, name);
-	if (ret == 0 && sqlite3_changes(q->db) == 0)
-		ret = KW_ERR_NOT_FOUND;
+	ret = sq_change_name(q, "object_delete", SQ_OBJECT_DELETE, name);
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }

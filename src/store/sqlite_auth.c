@@ -67,10 +67,7 @@ int sq_auth_mount_load(struct kw_store *s, const char *path, struct kw_store_aut
 	int ret;
 
 	pthread_mutex_lock(&q->lock);
-	if (sq_bind_str(st, 1, path) != SQLITE_OK)
-		ret = sq_fail(q, op, SQ_MOUNT_SELECT);
-	else
-		ret = sq_step_one(q, op, SQ_MOUNT_SELECT);
+	ret = sq_select_name(q, op, SQ_MOUNT_SELECT, path);
 	if (ret == 0)
 		ret = sq_read_mount(op, st, &m);
 	sq_reset(st);
@@ -151,9 +148,7 @@ int sq_auth_mount_delete(struct kw_store *s, const char *path, size_t *revoked)
 	if (ret)
 		goto out;
 	tokens = (size_t)sqlite3_changes(q->db);
-	ret = sq_run_name(q, op, SQ_MOUNT_DELETE, path);
-	if (ret == 0 && sqlite3_changes(q->db) == 0)
-		ret = KW_ERR_NOT_FOUND;
+	ret = sq_change_name(q, op, SQ_MOUNT_DELETE, path);
 	if (ret)
 		goto out;
 	ret = sq_commit(q, op);

@@ -82,6 +82,12 @@ void sq_reset(sqlite3_stmt *st);
 void sq_rollback(struct sq_store *q, const char *op);
 int sq_run(struct sq_store *q, const char *op, enum sq_stmt id);
 int sq_run_name(struct sq_store *q, const char *op, enum sq_stmt id, const char *name);
+/* sq_run_name for a statement that must change a row: KW_ERR_NOT_FOUND if
+ * none did. */
+int sq_change_name(struct sq_store *q, const char *op, enum sq_stmt id, const char *name);
+/* Bind name and step to the one row the caller reads (then sq_reset):
+ * KW_ERR_NOT_FOUND without one. Under q->lock. */
+int sq_select_name(struct sq_store *q, const char *op, enum sq_stmt id, const char *name);
 int sq_step(struct sq_store *q, const char *op, enum sq_stmt id);
 int sq_step_one(struct sq_store *q, const char *op, enum sq_stmt id);
 
