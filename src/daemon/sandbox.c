@@ -20,6 +20,7 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "sandbox.h"
@@ -131,6 +132,27 @@ static int refuse_unnamed(scmp_filter_ctx ctx)
 	return 0;
 }
 
+/* No packet or raw IP sockets: run as root (no user: set), either process
+ * could otherwise read or forge the host's traffic. Raw netlink sockets
+ * stay: glibc's getaddrinfo asks the kernel for its addresses with one. */
+static int deny_raw_sockets(scmp_filter_ctx ctx)
+{
+	int nr = seccomp_syscall_resolve_name("socket");
+
+	if (seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 1,
+	                     SCMP_CMP(0, SCMP_CMP_EQ, (scmp_datum_t)AF_PACKET)) != 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 2,
+	                     SCMP_CMP(0, SCMP_CMP_EQ, (scmp_datum_t)AF_INET),
+	                     SCMP_CMP(1, SCMP_CMP_MASKED_EQ, 0xf, (scmp_datum_t)SOCK_RAW)) != 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 2,
+	                     SCMP_CMP(0, SCMP_CMP_EQ, (scmp_datum_t)AF_INET6),
+	                     SCMP_CMP(1, SCMP_CMP_MASKED_EQ, 0xf, (scmp_datum_t)SOCK_RAW)) != 0) {
+		kw_error("sandbox: cannot filter socket");
+		return KW_ERR_INTERNAL;
+	}
+	return 0;
+}
+
 static scmp_filter_ctx common_filter(void)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -147,7 +169,7 @@ static scmp_filter_ctx common_filter(void)
 	    deny_names(ctx, denied_both, KW_ARRAY_LEN(denied_both)) != 0 ||
 	    deny_flags(ctx, "clone", 0, new_namespace_flags, KW_ARRAY_LEN(new_namespace_flags)) !=
 	        0 ||
-	    refuse(ctx, "clone3") != 0) {
+	    refuse(ctx, "clone3") != 0 || deny_raw_sockets(ctx) != 0) {
 		seccomp_release(ctx);
 		return NULL;
 	}

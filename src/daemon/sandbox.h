@@ -9,7 +9,7 @@
  * Both processes: no program execution, no reading or writing another
  * process's memory (ptrace, process_vm_*, pidfd_getfd), no new namespaces,
  * no kernel modules, BPF, perf events, io_uring, userfaultfd, keyrings,
- * mounts, clock setting or reboot.
+ * mounts, clock setting or reboot, no packet or raw sockets.
  * Front, in addition: no file is created, written, renamed, removed or
  * re-permissioned. It runs as the keeper's user, so this is what keeps a
  * front taken over through TLS, HTTP or JWT parsing away from the store

@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <linux/openat2.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -173,6 +175,27 @@ static int read_parent_memory(void)
 	return process_vm_readv(getppid(), &local, 1, &remote, 1, 0) >= 0 ? 0 : 1;
 }
 
+static int packet_socket(void)
+{
+	return socket(AF_PACKET, SOCK_RAW, 0) >= 0 ? 0 : 1;
+}
+
+static int raw_socket(void)
+{
+	return socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP) >= 0 ? 0 : 1;
+}
+
+/* What getaddrinfo does (AI_ADDRCONFIG): a raw netlink socket. */
+static int resolve_localhost(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 1;
+	close(fd);
+	return 0;
+}
+
 static int new_user_namespace(void)
 {
 	return unshare(CLONE_NEWUSER) == 0 ? 0 : 1;
@@ -278,6 +301,7 @@ static void front_reads_files(void **state)
 	assert_int_equal(fate(kw_sandbox_front, socketpair_talk), 0);
 	assert_int_equal(fate(kw_sandbox_front, clone3_refused), 0);
 	assert_int_equal(fate(kw_sandbox_front, openat2_refused), 0);
+	assert_int_equal(fate(kw_sandbox_front, resolve_localhost), 0);
 }
 
 static void front_changes_no_file(void **state)
@@ -295,7 +319,8 @@ static void front_changes_no_file(void **state)
 static void both_deny_the_intruders_calls(void **state)
 {
 	int (*sandboxes[])(void) = {kw_sandbox_front, kw_sandbox_keeper};
-	int (*calls[])(void) = {run_program, trace_me, read_parent_memory, new_user_namespace};
+	int (*calls[])(void) = {run_program,        trace_me,      read_parent_memory,
+	                        new_user_namespace, packet_socket, raw_socket};
 
 	for (size_t s = 0; s < 2; s++)
 		for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
