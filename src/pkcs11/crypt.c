@@ -116,29 +116,6 @@ static CK_RV crypt_finish(struct p11_session *s, bool decrypt, CK_BYTE_PTR out, 
 	return CKR_OK;
 }
 
-static CK_RV crypt_get(CK_SESSION_HANDLE h, enum p11_op_kind kind, struct p11_session **out)
-{
-	struct p11_session *s;
-	CK_RV rv;
-
-	if ((rv = p11_session_get(h, &s)) != CKR_OK)
-		return rv;
-	if (s->op.kind != kind) {
-		p11_session_put(s);
-		return CKR_OPERATION_NOT_INITIALIZED;
-	}
-	*out = s;
-	return CKR_OK;
-}
-
-static CK_RV crypt_done(struct p11_session *s, CK_RV rv, bool keep)
-{
-	if (!keep)
-		p11_op_end(&s->op);
-	p11_session_put(s);
-	return rv;
-}
-
 /* A length query or a short buffer keeps the operation (v2.40 5.2). */
 static bool keeps(CK_RV rv, const void *out)
 {
@@ -151,18 +128,18 @@ static CK_RV crypt_single(CK_SESSION_HANDLE h, bool decrypt, CK_BYTE_PTR in, CK_
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = crypt_get(h, decrypt ? P11_OP_DECRYPT : P11_OP_ENCRYPT, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(h, decrypt ? P11_OP_DECRYPT : P11_OP_ENCRYPT, &s)) != CKR_OK)
 		return rv;
 	/* C_Encrypt cannot finish a multi-part operation (v2.40 5.8). */
 	if (s->op.multi)
-		return crypt_done(s, CKR_OPERATION_ACTIVE, true);
+		return p11_session_put_op(s, CKR_OPERATION_ACTIVE, true);
 	if (in == NULL && inlen > 0)
-		return crypt_done(s, CKR_ARGUMENTS_BAD, false);
+		return p11_session_put_op(s, CKR_ARGUMENTS_BAD, false);
 	s->op.len = 0; /* a call after a length query brings the data again */
 	rv = p11_rv(p11_op_append(&s->op, in, inlen));
 	if (rv == CKR_OK)
 		rv = crypt_finish(s, decrypt, out, outlen);
-	return crypt_done(s, rv, keeps(rv, out));
+	return p11_session_put_op(s, rv, keeps(rv, out));
 }
 
 static CK_RV crypt_update(CK_SESSION_HANDLE h, bool decrypt, CK_BYTE_PTR in, CK_ULONG inlen,
@@ -171,16 +148,16 @@ static CK_RV crypt_update(CK_SESSION_HANDLE h, bool decrypt, CK_BYTE_PTR in, CK_
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = crypt_get(h, decrypt ? P11_OP_DECRYPT : P11_OP_ENCRYPT, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(h, decrypt ? P11_OP_DECRYPT : P11_OP_ENCRYPT, &s)) != CKR_OK)
 		return rv;
 	if ((in == NULL && inlen > 0) || outlen == NULL)
-		return crypt_done(s, CKR_ARGUMENTS_BAD, false);
+		return p11_session_put_op(s, CKR_ARGUMENTS_BAD, false);
 	/* Everything comes out at the final call: the server takes one input. */
 	s->op.multi = true;
 	rv = p11_rv(p11_op_append(&s->op, in, inlen));
 	if (rv == CKR_OK)
 		*outlen = 0;
-	return crypt_done(s, rv, rv == CKR_OK);
+	return p11_session_put_op(s, rv, rv == CKR_OK);
 }
 
 static CK_RV crypt_final(CK_SESSION_HANDLE h, bool decrypt, CK_BYTE_PTR out, CK_ULONG_PTR outlen)
@@ -188,10 +165,10 @@ static CK_RV crypt_final(CK_SESSION_HANDLE h, bool decrypt, CK_BYTE_PTR out, CK_
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = crypt_get(h, decrypt ? P11_OP_DECRYPT : P11_OP_ENCRYPT, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(h, decrypt ? P11_OP_DECRYPT : P11_OP_ENCRYPT, &s)) != CKR_OK)
 		return rv;
 	rv = crypt_finish(s, decrypt, out, outlen);
-	return crypt_done(s, rv, keeps(rv, out));
+	return p11_session_put_op(s, rv, keeps(rv, out));
 }
 
 CK_RV C_EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)

@@ -41,29 +41,6 @@ out:
 	return rv;
 }
 
-static CK_RV digest_get(CK_SESSION_HANDLE h, struct p11_session **out)
-{
-	struct p11_session *s;
-	CK_RV rv;
-
-	if ((rv = p11_session_get(h, &s)) != CKR_OK)
-		return rv;
-	if (s->op.kind != P11_OP_DIGEST) {
-		p11_session_put(s);
-		return CKR_OPERATION_NOT_INITIALIZED;
-	}
-	*out = s;
-	return CKR_OK;
-}
-
-static CK_RV digest_done(struct p11_session *s, CK_RV rv, bool keep)
-{
-	if (!keep)
-		p11_op_end(&s->op);
-	p11_session_put(s);
-	return rv;
-}
-
 static size_t digest_len(const struct p11_op *op)
 {
 	return (size_t)EVP_MD_get_size(op->mech->md());
@@ -85,21 +62,21 @@ CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = digest_get(hSession, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(hSession, P11_OP_DIGEST, &s)) != CKR_OK)
 		return rv;
 	if (s->op.multi)
-		return digest_done(s, CKR_OPERATION_ACTIVE, true);
+		return p11_session_put_op(s, CKR_OPERATION_ACTIVE, true);
 	if ((pData == NULL && ulDataLen > 0) || pulDigestLen == NULL)
-		return digest_done(s, CKR_ARGUMENTS_BAD, false);
+		return p11_session_put_op(s, CKR_ARGUMENTS_BAD, false);
 	/* Length known up front: a query or short buffer hashes nothing. */
 	rv = p11_out_check(pDigest, pulDigestLen, digest_len(&s->op));
 	if (rv != CKR_OK || pDigest == NULL)
-		return digest_done(s, rv, true);
+		return p11_session_put_op(s, rv, true);
 	if (!EVP_DigestUpdate(s->op.md, pData, ulDataLen))
 		rv = CKR_FUNCTION_FAILED;
 	else
 		rv = digest_final(&s->op, pDigest, pulDigestLen);
-	return digest_done(s, rv, false);
+	return p11_session_put_op(s, rv, false);
 }
 
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
@@ -107,13 +84,13 @@ CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulP
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = digest_get(hSession, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(hSession, P11_OP_DIGEST, &s)) != CKR_OK)
 		return rv;
 	if (pPart == NULL && ulPartLen > 0)
-		return digest_done(s, CKR_ARGUMENTS_BAD, false);
+		return p11_session_put_op(s, CKR_ARGUMENTS_BAD, false);
 	s->op.multi = true;
 	rv = EVP_DigestUpdate(s->op.md, pPart, ulPartLen) ? CKR_OK : CKR_FUNCTION_FAILED;
-	return digest_done(s, rv, rv == CKR_OK);
+	return p11_session_put_op(s, rv, rv == CKR_OK);
 }
 
 CK_RV C_DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hKey)
@@ -123,13 +100,13 @@ CK_RV C_DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hKey)
 	CK_OBJECT_CLASS cls;
 	CK_RV rv;
 
-	if ((rv = digest_get(hSession, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(hSession, P11_OP_DIGEST, &s)) != CKR_OK)
 		return rv;
 	rv = p11_key_for_handle(s, hKey, &cls, &k);
 	if (rv == CKR_OK)
 		rv = CKR_KEY_INDIGESTIBLE;
 	p11_key_put(k);
-	return digest_done(s, rv, false);
+	return p11_session_put_op(s, rv, false);
 }
 
 CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen)
@@ -137,13 +114,13 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest, CK_ULONG_PT
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = digest_get(hSession, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(hSession, P11_OP_DIGEST, &s)) != CKR_OK)
 		return rv;
 	if (pulDigestLen == NULL)
-		return digest_done(s, CKR_ARGUMENTS_BAD, false);
+		return p11_session_put_op(s, CKR_ARGUMENTS_BAD, false);
 	rv = p11_out_check(pDigest, pulDigestLen, digest_len(&s->op));
 	if (rv != CKR_OK || pDigest == NULL)
-		return digest_done(s, rv, true);
+		return p11_session_put_op(s, rv, true);
 	rv = digest_final(&s->op, pDigest, pulDigestLen);
-	return digest_done(s, rv, false);
+	return p11_session_put_op(s, rv, false);
 }

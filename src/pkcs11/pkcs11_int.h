@@ -344,6 +344,12 @@ void p11_fill_padded(CK_UTF8CHAR *dst, size_t len, const char *src);
 /* session.c: lookup takes a reference and the session's lock. */
 CK_RV p11_session_get(CK_SESSION_HANDLE h, struct p11_session **out);
 void p11_session_put(struct p11_session *s);
+/* The common start and end of C_Encrypt/C_Sign/C_Digest... after Init:
+ * the session with its operation of this kind (else
+ * CKR_OPERATION_NOT_INITIALIZED), and back, ending the operation unless
+ * keep (a length query or a short buffer keeps it, v2.40 5.2). */
+CK_RV p11_session_get_op(CK_SESSION_HANDLE h, enum p11_op_kind kind, struct p11_session **out);
+CK_RV p11_session_put_op(struct p11_session *s, CK_RV rv, bool keep);
 /* The common start of C_*Init (session.c); see there. */
 CK_RV p11_op_start(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pm, CK_OBJECT_HANDLE hKey, CK_FLAGS flag,
                    struct p11_session **out, CK_OBJECT_CLASS *cls);

@@ -116,6 +116,29 @@ void p11_session_put(struct p11_session *s)
 		session_free(s);
 }
 
+CK_RV p11_session_get_op(CK_SESSION_HANDLE h, enum p11_op_kind kind, struct p11_session **out)
+{
+	struct p11_session *s;
+	CK_RV rv;
+
+	if ((rv = p11_session_get(h, &s)) != CKR_OK)
+		return rv;
+	if (s->op.kind != kind) {
+		p11_session_put(s);
+		return CKR_OPERATION_NOT_INITIALIZED;
+	}
+	*out = s;
+	return CKR_OK;
+}
+
+CK_RV p11_session_put_op(struct p11_session *s, CK_RV rv, bool keep)
+{
+	if (!keep)
+		p11_op_end(&s->op);
+	p11_session_put(s);
+	return rv;
+}
+
 /* Under the module lock: out of the table, freed now or by its last user. */
 static void session_close_locked(struct p11_session *s)
 {

@@ -400,30 +400,6 @@ static CK_RV verify_finish(struct p11_session *s, const uint8_t *sig, size_t sig
 
 /* ---- entry points ------------------------------------------------------ */
 
-static CK_RV op_get(CK_SESSION_HANDLE h, enum p11_op_kind kind, struct p11_session **out)
-{
-	struct p11_session *s;
-	CK_RV rv;
-
-	if ((rv = p11_session_get(h, &s)) != CKR_OK)
-		return rv;
-	if (s->op.kind != kind) {
-		p11_session_put(s);
-		return CKR_OPERATION_NOT_INITIALIZED;
-	}
-	*out = s;
-	return CKR_OK;
-}
-
-/* Ends the operation unless rv keeps it (a length query, a short buffer). */
-static CK_RV op_done(struct p11_session *s, CK_RV rv, bool keep)
-{
-	if (!keep)
-		p11_op_end(&s->op);
-	p11_session_put(s);
-	return rv;
-}
-
 CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
 {
 	return op_init(hSession, pMechanism, hKey, true);
@@ -435,20 +411,20 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = op_get(hSession, P11_OP_SIGN, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(hSession, P11_OP_SIGN, &s)) != CKR_OK)
 		return rv;
 	/* C_Sign cannot finish a multi-part operation (v2.40 5.11). */
 	if (s->op.multi)
-		return op_done(s, CKR_OPERATION_ACTIVE, true);
+		return p11_session_put_op(s, CKR_OPERATION_ACTIVE, true);
 	if (pData == NULL && ulDataLen > 0)
-		return op_done(s, CKR_ARGUMENTS_BAD, false);
+		return p11_session_put_op(s, CKR_ARGUMENTS_BAD, false);
 	if (s->op.md != NULL) {
 		EVP_MD_CTX *fresh = EVP_MD_CTX_new();
 
 		/* A repeated call after a length query hashes from the start. */
 		if (fresh == NULL || !EVP_DigestInit_ex(fresh, s->op.mech->md(), NULL)) {
 			EVP_MD_CTX_free(fresh);
-			return op_done(s, CKR_HOST_MEMORY, false);
+			return p11_session_put_op(s, CKR_HOST_MEMORY, false);
 		}
 		EVP_MD_CTX_free(s->op.md);
 		s->op.md = fresh;
@@ -459,7 +435,8 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
 	}
 	if (rv == CKR_OK)
 		rv = sign_finish(s, pSignature, pulSignatureLen);
-	return op_done(s, rv, rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && pSignature == NULL));
+	return p11_session_put_op(
+	    s, rv, rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && pSignature == NULL));
 }
 
 /* C_SignUpdate and C_VerifyUpdate: one more part of the data. */
@@ -469,12 +446,12 @@ static CK_RV part_add(CK_SESSION_HANDLE hSession, enum p11_op_kind kind, CK_BYTE
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = op_get(hSession, kind, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(hSession, kind, &s)) != CKR_OK)
 		return rv;
 	if (pPart == NULL && ulPartLen > 0)
-		return op_done(s, CKR_ARGUMENTS_BAD, false);
+		return p11_session_put_op(s, CKR_ARGUMENTS_BAD, false);
 	rv = op_update(&s->op, pPart, ulPartLen);
-	return op_done(s, rv, rv == CKR_OK);
+	return p11_session_put_op(s, rv, rv == CKR_OK);
 }
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
@@ -487,17 +464,17 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_P
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = op_get(hSession, P11_OP_SIGN, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(hSession, P11_OP_SIGN, &s)) != CKR_OK)
 		return rv;
 	/* A length query must leave the running digest usable. */
 	if (pSignature == NULL || (pulSignatureLen && *pulSignatureLen < sig_len(&s->op))) {
 		if (pulSignatureLen == NULL)
-			return op_done(s, CKR_ARGUMENTS_BAD, false);
+			return p11_session_put_op(s, CKR_ARGUMENTS_BAD, false);
 		rv = p11_out_check(pSignature, pulSignatureLen, sig_len(&s->op));
-		return op_done(s, rv, true);
+		return p11_session_put_op(s, rv, true);
 	}
 	rv = sign_finish(s, pSignature, pulSignatureLen);
-	return op_done(s, rv, false);
+	return p11_session_put_op(s, rv, false);
 }
 
 CK_RV C_VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
@@ -511,16 +488,16 @@ CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = op_get(hSession, P11_OP_VERIFY, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(hSession, P11_OP_VERIFY, &s)) != CKR_OK)
 		return rv;
 	if (s->op.multi)
-		return op_done(s, CKR_OPERATION_ACTIVE, true);
+		return p11_session_put_op(s, CKR_OPERATION_ACTIVE, true);
 	if (pData == NULL && ulDataLen > 0)
-		return op_done(s, CKR_ARGUMENTS_BAD, false);
+		return p11_session_put_op(s, CKR_ARGUMENTS_BAD, false);
 	rv = op_update(&s->op, pData, ulDataLen);
 	if (rv == CKR_OK)
 		rv = verify_finish(s, pSignature, ulSignatureLen);
-	return op_done(s, rv, false);
+	return p11_session_put_op(s, rv, false);
 }
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
@@ -533,10 +510,10 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = op_get(hSession, P11_OP_VERIFY, &s)) != CKR_OK)
+	if ((rv = p11_session_get_op(hSession, P11_OP_VERIFY, &s)) != CKR_OK)
 		return rv;
 	rv = verify_finish(s, pSignature, ulSignatureLen);
-	return op_done(s, rv, false);
+	return p11_session_put_op(s, rv, false);
 }
 
 CK_RV C_SignRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
